@@ -1,0 +1,22 @@
+/* cli.h: subcommand entry points of the prunesweep binary. Each returns the process exit code:
+ * 0 ok, 1 runtime failure, 2 usage error (3 is reserved for "stopped, resumable" in `run`).
+ * Each prints one error line naming the file, field or tensor on failure. */
+#ifndef PSW_CLI_H
+#define PSW_CLI_H
+
+#define PSW_EXIT_OK 0
+#define PSW_EXIT_FAIL 1
+#define PSW_EXIT_USAGE 2
+#define PSW_EXIT_RESUMABLE 3
+
+typedef struct psw_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} psw_command;
+
+/* Prints "prunesweep: error: <msg>" on stderr. */
+void psw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+
+#endif

@@ -1,0 +1,50 @@
+/* main.c: the prunesweep binary: dispatches to subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "psw/common.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const psw_command commands[] = {
+    {"help", "list subcommands", cmd_help},
+};
+static const size_t n_commands = sizeof commands / sizeof commands[0];
+
+void psw_cli_error(const char *fmt, ...) {
+    fputs("prunesweep: error: ", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int cmd_help(int argc, char **argv) {
+    printf("prunesweep %s: prune a language model, recover it by fine-tuning (CE) or\n"
+           "self-distillation (KL), and evaluate accuracy and uncertainty, as an MPI sweep.\n\n"
+           "usage: prunesweep <command> [args]\n\ncommands:\n",
+           PSW_VERSION);
+    for (size_t i = 0; i < n_commands; i++)
+        printf("  %-16s %s\n", commands[i].name, commands[i].summary);
+    return PSW_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+    psw_log_init_from_env();
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return PSW_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(0, NULL);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("prunesweep %s\n", PSW_VERSION);
+        return PSW_EXIT_OK;
+    }
+    for (size_t i = 0; i < n_commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    psw_cli_error("unknown command '%s' (see 'prunesweep help')", argv[1]);
+    return PSW_EXIT_USAGE;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages prunesweep builds, runs and tests with (as root, or via sudo).
+# Skips apt entirely when everything is already present.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+          libopenblas-dev libcjson-dev libpcre2-dev python3 python3-numpy python3-h5py
+          python3-matplotlib nodejs npm clang libclang-rt-14-dev valgrind)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "deps: installing ${missing[*]}" >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
