@@ -64,7 +64,9 @@ void psw_params_layout(const psw_model_config *cfg, psw_params *layout);
  * LM_HEAD): rows and cols (cols == 1 for vectors). */
 void psw_param_shape(const psw_model_config *cfg, psw_param_id id, size_t *rows, size_t *cols);
 
-/* Memory the model needs for a batch shape, in bytes per arena. */
+/* Memory the model needs for a batch shape, in bytes per arena. activations and logits are
+ * two parts of the one activation allocation (logits (P, V) double as dlogits in backward);
+ * optimizer is AdamW's m and v. */
 typedef struct psw_model_memory {
     size_t params, grads, optimizer, activations, logits;
 } psw_model_memory;
@@ -77,9 +79,10 @@ typedef struct psw_model {
     psw_model_config cfg;
     psw_params params;      /* owned */
     psw_params grads;       /* owned; base NULL until psw_model_reserve(training=true) */
-    float *adam_m, *adam_v; /* owned; (params.total) each, allocated lazily by the optimizer */
+    float *adam_m, *adam_v; /* owned; (params.total) each, allocated by psw_model_reserve(training) */
     long long adam_step;
-    bool trainable[PSW_P_COUNT]; /* which kinds get gradients; default all */
+    bool trainable[PSW_P_COUNT]; /* which kinds get gradients; default all. A tied head trains
+                                  * through trainable[PSW_P_EMBED]. */
     struct psw_acts *acts;       /* owned */
 } psw_model;
 
@@ -138,6 +141,10 @@ psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
 psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_spec *loss,
                           double *loss_out, psw_err *err);
 void psw_model_zero_grad(psw_model *m);
+
+/* The causal-LM loss as a psw_loss_spec: every position t < lengths[b]-1 of every row, with
+ * target token t+1. pos and targets (caller-owned) hold at least B*T entries; returns P. */
+int psw_causal_lm_targets(const psw_batch *batch, int64_t *pos, int32_t *targets);
 
 /* AdamW with decoupled weight decay (applied to matrices only, not norms), after global
  * gradient-norm clipping to max_grad_norm (<= 0 disables). *grad_norm_out gets the norm

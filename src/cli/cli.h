@@ -18,5 +18,14 @@ typedef struct psw_command {
 /* Prints "prunesweep: error: <msg>" on stderr. */
 void psw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+int psw_cmd_tokenize(int argc, char **argv);
+
+int psw_cmd_info(int argc, char **argv);    /* cmd_info.c */
+int psw_cmd_convert(int argc, char **argv); /* cmd_convert.c */
+int psw_cmd_generate(int argc, char **argv); /* cmd_generate.c: greedy continuation */
+
+/* make-world: synthetic commonsense world + its BPE tokenizer (cmd_world.c). */
+int psw_cmd_make_world(int argc, char **argv);
+int psw_cmd_validate(int argc, char **argv); /* cmd_validate.c: check an experiment spec */
 
 #endif

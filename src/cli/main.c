@@ -10,6 +10,12 @@ static int cmd_help(int argc, char **argv);
 
 static const psw_command commands[] = {
     {"help", "list subcommands", cmd_help},
+    {"tokenize", "encode/decode text with a tokenizer.json", psw_cmd_tokenize},
+    {"info", "architecture, parameter counts, files and memory of a model directory", psw_cmd_info},
+    {"convert", "convert a llama2.c checkpoint to a HuggingFace directory", psw_cmd_convert},
+    {"generate", "greedy continuation of token ids with top-5 logits per step", psw_cmd_generate},
+    {"make-world", "write a synthetic commonsense world and its tokenizer", psw_cmd_make_world},
+    {"validate", "check an experiment spec; print its grid and a cost estimate", psw_cmd_validate},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

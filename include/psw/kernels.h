@@ -1,0 +1,86 @@
+/* kernels.h: forward/backward compute kernels of the transformer over raw fp32 pointers.
+ *
+ * Conventions: weights are stored as HF stores them, [out_features, in_features] row-major, so a
+ * linear layer is out = inp @ W^T. Every *_backward ACCUMULATES (+=) into its gradient outputs
+ * (the caller zeroes them), and a NULL gradient pointer skips that work entirely (frozen weights,
+ * or an input whose gradient is not needed). Sums over many floats accumulate in double in a fixed
+ * order; nothing depends on the thread count except inside OpenBLAS.
+ * Each BLAS-backed kernel has a plain-loop *_ref twin used by the unit tests.
+ * Does not: allocate (except nothing at all), validate shapes, or know about the model layout.
+ * Letters: N rows, IN/OUT features, B batch, T time, NH heads, NKV kv heads, HD head dim, V vocab. */
+#ifndef PSW_KERNELS_H
+#define PSW_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- linear layer (no bias) ---- */
+/* out (N, OUT) = inp (N, IN) @ w (OUT, IN)^T; out is overwritten. */
+void psw_matmul_forward(float *out, const float *inp, const float *w, int N, int IN, int OUT);
+void psw_matmul_forward_ref(float *out, const float *inp, const float *w, int N, int IN, int OUT);
+/* dinp (N, IN) += dout (N, OUT) @ w (OUT, IN);  dw (OUT, IN) += dout^T @ inp (N, IN).
+ * Either output may be NULL (skipped). */
+void psw_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                         const float *w, int N, int IN, int OUT);
+void psw_matmul_backward_ref(float *dinp, float *dw, const float *dout, const float *inp,
+                             const float *w, int N, int IN, int OUT);
+
+/* ---- RMSNorm: out = w * x / sqrt(mean(x^2) + eps) over rows of width C ---- */
+/* out (N, C), rstd (N) saved for backward, inp (N, C), w (C). */
+void psw_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
+                         float eps);
+/* dinp (N, C) += ..., dw (C) += ...; NULL skips. */
+void psw_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                          const float *w, const float *rstd, int N, int C);
+
+/* ---- RoPE, rotate-half convention (HF): dim i is paired with dim i + HD/2 ---- */
+/* cos, sin (T, HD/2): angle t * theta^(-2i/HD), computed in double and rounded once. */
+void psw_rope_table(float *cos_t, float *sin_t, int T, int HD, double theta);
+/* In place on x (B, T, NX, HD), position = t. */
+void psw_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int NX,
+                      int HD);
+/* In place on dx (B, T, NX, HD): the transpose (inverse) rotation. */
+void psw_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NX,
+                       int HD);
+
+/* ---- causal self-attention with grouped kv heads (head h uses kv head h / (NH/NKV)) ----
+ * q (B, T, NH, HD), k and v (B, T, NKV, HD), out (B, T, NH, HD), att (B, NH, T, T): the softmax
+ * probabilities, zero above the diagonal. Row b only computes t < lengths[b]; out rows past
+ * the length are zero. Scale 1/sqrt(HD). */
+void psw_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
+                           const int32_t *lengths, int B, int T, int NH, int NKV, int HD);
+void psw_attention_forward_ref(float *out, float *att, const float *q, const float *k,
+                               const float *v, const int32_t *lengths, int B, int T, int NH,
+                               int NKV, int HD);
+/* dq (B, T, NH, HD), dk and dv (B, T, NKV, HD) += ...; scratch (T, T) is overwritten;
+ * dout (B, T, NH, HD). */
+void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                            const float *att, const float *q, const float *k, const float *v,
+                            const int32_t *lengths, int B, int T, int NH, int NKV, int HD);
+void psw_attention_backward_ref(float *dq, float *dk, float *dv, const float *dout,
+                                const float *att, const float *q, const float *k, const float *v,
+                                const int32_t *lengths, int B, int T, int NH, int NKV, int HD);
+
+/* ---- SwiGLU: out = silu(gate) * up, elementwise over n ---- */
+void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+/* dgate, dup (n) += ... */
+void psw_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                         const float *up, size_t n);
+
+/* ---- token embedding ---- */
+/* out (B, T, C) = embed[tokens]; rows at t >= lengths[b] are zero (padding never reads embed). */
+void psw_embedding_forward(float *out, const int32_t *tokens, const int32_t *lengths,
+                           const float *embed, int B, int T, int C);
+/* dembed (V, C) += scatter of dout (B, T, C) rows, serially in row order (deterministic). */
+void psw_embedding_backward(float *dembed, const float *dout, const int32_t *tokens,
+                            const int32_t *lengths, int B, int T, int C);
+
+/* ---- losses over one row of V logits ----
+ * Loss of the row: ce_w * (logsumexp(z) - z[target]) + kl_w * T^2 * KL(softmax(t/T) || softmax(z/T)),
+ * returned in double (ce term when target >= 0, kl term when teacher != NULL). When dlogits is not
+ * NULL it receives gscale * d(loss)/dz, overwriting; dlogits may alias logits (each element is
+ * read before it is written). Softmax in fp32 with max subtraction, sums in double. */
+double psw_loss_row(float *dlogits, const float *logits, int target, const float *teacher, int V,
+                    float ce_w, float kl_w, float temperature, float gscale);
+
+#endif

@@ -1,0 +1,96 @@
+/* run.h: one configuration's pipeline, prune -> recover -> evaluate, as plain MPI-free functions.
+ *
+ * A psw_run_context holds what a worker loads once and reuses for every configuration: the
+ * unpruned teacher, the tokenizer, the train and test sets (prompted and tokenized once) and the
+ * teacher-logits cache. psw_run_task runs one unit of work on it:
+ *   TEACHER_CACHE     build the teacher cache file (needed by kl/mix runs)
+ *   TEACHER_EVAL      evaluate the unpruned model (a reference row)
+ *   UNRECOVERED_EVAL  prune to the retention and evaluate without recovery (a reference row)
+ *   RECOVER           prune, train with ce/kl/mix on data_size examples drawn by seed, evaluate
+ * `prunesweep recover` and the sweep worker both call it; gdb, valgrind and ASan work on it
+ * without mpirun.
+ *
+ * Recovery set: the train split permuted by the seed, first data_size examples; so for one seed
+ * smaller sets are prefixes of larger ones, and ce and kl see the same examples in the same order.
+ *
+ * Ownership: the caller owns the context struct (psw_run_context_close frees what is inside) and
+ * the output struct (psw_run_output_free). The spec is borrowed and must outlive the context. */
+#ifndef PSW_RUN_H
+#define PSW_RUN_H
+
+#include "psw/eval_metrics.h"
+#include "psw/mcset.h"
+#include "psw/model.h"
+#include "psw/prompt.h"
+#include "psw/record.h"
+#include "psw/spec.h"
+#include "psw/teacher_cache.h"
+#include "psw/tokenizer.h"
+
+typedef enum psw_task_kind {
+    PSW_TASK_TEACHER_CACHE = 0,
+    PSW_TASK_TEACHER_EVAL,
+    PSW_TASK_UNRECOVERED_EVAL,
+    PSW_TASK_RECOVER,
+} psw_task_kind;
+
+typedef struct psw_task {
+    psw_task_kind kind;
+    psw_spec_config config; /* retention for UNRECOVERED_EVAL; everything for RECOVER */
+} psw_task;
+
+typedef struct psw_run_context {
+    const psw_spec *spec; /* borrowed */
+    char *model_dir, *train_path, *test_path, *cache_path; /* owned, resolved */
+    psw_model teacher;
+    psw_tokenizer *tok;
+    psw_mc_dataset train_ds, test_ds;
+    psw_mc_set train, test;
+    psw_prompt_settings prompt;
+    psw_mc_example shots[PSW_PROMPT_MAX_SHOTS];
+    int n_choices_max;     /* widest test question: axis 2 of the probabilities */
+    uint64_t model_hash;   /* of the teacher weights */
+    uint64_t cache_fingerprint;
+    psw_teacher_cache *cache; /* opened on first use */
+    int reserved_B, reserved_T; /* current activation reservation of the teacher */
+} psw_run_context;
+
+/* The directory the embedded default lives in: $PSW_DEFAULT_DIR, else
+ * $HOME/.cache/prunesweep/default. Caller frees. */
+char *psw_run_default_dir(void);
+
+/* Loads the teacher, tokenizer and data and tokenizes them. cache_dir holds the teacher cache
+ * (created if missing). threads: OpenBLAS threads (0 = leave as is).
+ * Errors: every load error, each naming its file. */
+psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, const char *cache_dir,
+                                int threads, psw_err *err);
+void psw_run_context_close(psw_run_context *ctx);
+/* Fingerprints for results files: model weights and tokenized data (hex strings, static size). */
+void psw_run_fingerprints(const psw_run_context *ctx, char model_fp[17], char data_fp[17]);
+
+typedef struct psw_run_output {
+    psw_run_record rec; /* rec.probs and rec.loss_curve point into this struct */
+    float *probs;       /* owned: (n_test, n_choices_max) */
+    float curve[PSW_CURVE_POINTS];
+} psw_run_output;
+
+/* Runs one task. Returns PSW_OK when out->rec holds a row, whatever its status: a configuration
+ * that fails (divergence, a bad setting) is a row with status diverged/failed and the message.
+ * TEACHER_CACHE produces no row (out->rec.status is PSW_RUN_PENDING) and returns its error.
+ * rank is stored in the row. */
+psw_status psw_run_task(psw_run_context *ctx, const psw_task *task, int rank, psw_run_output *out,
+                        psw_err *err);
+void psw_run_output_free(psw_run_output *out);
+
+/* The recovery set: the first n of the train indices permuted by seed. idx: caller-owned (n). */
+psw_status psw_run_recovery_set(size_t n_train, int64_t n, int64_t seed, int32_t *idx,
+                                psw_err *err);
+
+/* Config ids of the reference rows (stable: hashed from the settings). */
+uint64_t psw_run_reference_id(const psw_spec *spec, psw_row_kind kind, double retention);
+
+/* Estimated cost (arbitrary units proportional to FLOPs) of a task, for scheduling. */
+double psw_run_task_cost(const psw_spec *spec, const psw_model_config *cfg, const psw_task *t,
+                         size_t n_train, size_t n_test, int mean_prompt_len);
+
+#endif

@@ -1,0 +1,254 @@
+/* backward.c: losses and the backward pass. Gradient work is driven by m->trainable: frozen kinds
+ * never run their weight-gradient GEMMs, and activation gradients are only propagated as far
+ * down as something trainable needs them. */
+#include <math.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "psw/kernels.h"
+
+static psw_status check_spec(const psw_model *m, const psw_loss_spec *s, psw_err *err) {
+    if (s->ce_weight != 0.0f && !s->targets)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "loss: ce_weight=%g needs targets",
+                        (double)s->ce_weight);
+    if (s->ce_weight == 0.0f && s->targets)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "loss: targets given but ce_weight is 0");
+    if (s->kl_weight != 0.0f && !s->teacher_logits)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "loss: kl_weight=%g needs teacher_logits",
+                        (double)s->kl_weight);
+    if (s->kl_weight == 0.0f && s->teacher_logits)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "loss: teacher_logits given but kl_weight is 0");
+    if (s->teacher_logits && !(s->temperature > 0.0f && isfinite(s->temperature)))
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "loss: temperature %g must be > 0",
+                        (double)s->temperature);
+    if (s->targets)
+        for (int p = 0; p < s->P; p++)
+            if (s->targets[p] < 0 || s->targets[p] >= m->cfg.vocab_size)
+                return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                                "loss: targets[%d]=%d outside vocabulary 0..%d", p,
+                                (int)s->targets[p], m->cfg.vocab_size - 1);
+    return PSW_OK;
+}
+
+/* Mean loss over the P rows of logits; with grad, logits become gscale/P * dloss/dlogits. */
+static double loss_rows(const psw_model *m, const psw_loss_spec *s, float *logits, bool grad) {
+    int V = m->cfg.vocab_size;
+    double sum = 0.0;
+    float gs = s->grad_scale / (float)s->P;
+    for (int p = 0; p < s->P; p++) {
+        float *z = logits + (size_t)p * V;
+        sum += psw_loss_row(grad ? z : NULL, z, s->targets ? s->targets[p] : -1,
+                            s->teacher_logits ? s->teacher_logits + (size_t)p * V : NULL, V,
+                            s->ce_weight, s->kl_weight, s->temperature, gs);
+    }
+    return sum / s->P;
+}
+
+psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_spec *loss,
+                          double *loss_out, psw_err *err) {
+    psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, false, err);
+    if (st == PSW_OK) st = check_spec(m, loss, err);
+    if (st != PSW_OK) return st;
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits);
+    double l = loss_rows(m, loss, m->acts->logits, false);
+    *loss_out = l;
+    if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
+    return PSW_OK;
+}
+
+void psw_model_zero_grad(psw_model *m) {
+    if (m->grads.base) memset(m->grads.base, 0, m->grads.total * sizeof(float));
+}
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+
+/* Gradient buffer of layer l for kind id, or NULL when the kind is frozen (skips its GEMM). */
+static float *gparam(psw_model *m, psw_param_id id, int l) {
+    return m->trainable[id] ? psw_layer_param(&m->grads, &m->cfg, id, l) : NULL;
+}
+
+static bool any_trainable(const psw_model *m, const psw_param_id *ids, int n) {
+    for (int i = 0; i < n; i++)
+        if (m->trainable[ids[i]] && m->params.count[ids[i]]) return true;
+    return false;
+}
+
+/* Backward through layer l. On entry a->dres holds d(output of layer l); on exit d(input of
+ * layer l) when need_dx (otherwise dres is left partly updated and must not be used). */
+static void layer_backward(psw_model *m, int l, const psw_batch *batch, bool need_dx) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    psw_layer_acts *la = &a->layer[l];
+    const psw_params *p = &m->params;
+    int B = batch->B, T = batch->T, BT = B * T;
+    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
+        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int QD = NH * HD, KD = NKV * HD;
+    size_t BTC = (size_t)BT * C, BTH = (size_t)BT * H;
+    const float *x = a->resid[l];
+    float *dres = a->dres, *dtmp = a->dtmp;
+    bool tr[PSW_P_COUNT];
+    for (int i = 0; i < PSW_P_COUNT; i++) tr[i] = m->trainable[i] && m->params.count[i];
+#define W(id) psw_layer_param(p, cfg, (id), l)
+#define G(id) gparam(m, (id), l)
+    static const psw_param_id attn_ids[] = {PSW_P_Q, PSW_P_K, PSW_P_V, PSW_P_O,
+                                            PSW_P_Q_NORM, PSW_P_K_NORM, PSW_P_ATTN_NORM};
+    bool need_attn = need_dx || any_trainable(m, attn_ids, 7);
+    bool need_dact = need_attn || tr[PSW_P_GATE] || tr[PSW_P_UP];
+    bool qkv_below = need_dx || tr[PSW_P_Q] || tr[PSW_P_K] || tr[PSW_P_V];
+
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        /* out = mid + down(silu(gate(ln2)) * up(ln2)),  ln2 = norm(mid) */
+        need_dact = need_dact || tr[PSW_P_MLP_NORM];
+        if (need_dact) zero(a->dact, BTH);
+        psw_matmul_backward(need_dact ? a->dact : NULL, G(PSW_P_DOWN), dres, la->act,
+                            W(PSW_P_DOWN), BT, H, C);
+        if (need_dact) {
+            zero(a->dgate, BTH), zero(a->dup, BTH);
+            psw_swiglu_backward(a->dgate, a->dup, a->dact, la->gate, la->up, BTH);
+            bool need_dln2 = need_attn || tr[PSW_P_MLP_NORM];
+            if (need_dln2) zero(dtmp, BTC);
+            psw_matmul_backward(need_dln2 ? dtmp : NULL, G(PSW_P_GATE), a->dgate, la->ln2,
+                                W(PSW_P_GATE), BT, C, H);
+            psw_matmul_backward(need_dln2 ? dtmp : NULL, G(PSW_P_UP), a->dup, la->ln2,
+                                W(PSW_P_UP), BT, C, H);
+            if (need_dln2)
+                psw_rmsnorm_backward(need_attn ? dres : NULL, G(PSW_P_MLP_NORM), dtmp, la->mid,
+                                     W(PSW_P_MLP_NORM), la->ln2_rstd, BT, C);
+        }
+        if (!need_attn) goto done;
+        /* mid = x + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1))),  ln1 = norm(x) */
+        bool need_datty = qkv_below || tr[PSW_P_ATTN_NORM];
+        if (need_datty) zero(a->datty, (size_t)BT * QD);
+        psw_matmul_backward(need_datty ? a->datty : NULL, G(PSW_P_O), dres, la->atty, W(PSW_P_O),
+                            BT, QD, C);
+        if (!need_datty) goto done;
+        zero(a->dq, (size_t)BT * QD), zero(a->dk, (size_t)BT * KD), zero(a->dv, (size_t)BT * KD);
+        psw_attention_backward(a->dq, a->dk, a->dv, a->datt, a->datty, la->att, la->q, la->k,
+                               la->v, batch->lengths, B, T, NH, NKV, HD);
+        psw_rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, NH, HD);
+        psw_rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+        bool need_dln1 = need_dx || tr[PSW_P_ATTN_NORM];
+        if (need_dln1) zero(dtmp, BTC);
+        float *dl1 = need_dln1 ? dtmp : NULL;
+        psw_matmul_backward(dl1, G(PSW_P_Q), a->dq, la->ln1, W(PSW_P_Q), BT, C, QD);
+        psw_matmul_backward(dl1, G(PSW_P_K), a->dk, la->ln1, W(PSW_P_K), BT, C, KD);
+        psw_matmul_backward(dl1, G(PSW_P_V), a->dv, la->ln1, W(PSW_P_V), BT, C, KD);
+        if (need_dln1)
+            psw_rmsnorm_backward(need_dx ? dres : NULL, G(PSW_P_ATTN_NORM), dtmp, x,
+                                 W(PSW_P_ATTN_NORM), la->ln1_rstd, BT, C);
+    } else {
+        /* out = mid + norm(down(silu(gate(mid)) * up(mid))) */
+        bool need_dmlpo = need_dact || tr[PSW_P_DOWN];
+        if (need_dmlpo) zero(dtmp, BTC);
+        psw_rmsnorm_backward(need_dmlpo ? dtmp : NULL, G(PSW_P_MLP_NORM), dres, la->mlp_o,
+                             W(PSW_P_MLP_NORM), la->mlp_rstd, BT, C);
+        if (!need_dmlpo) goto done;
+        if (need_dact) zero(a->dact, BTH);
+        psw_matmul_backward(need_dact ? a->dact : NULL, G(PSW_P_DOWN), dtmp, la->act,
+                            W(PSW_P_DOWN), BT, H, C);
+        if (!need_dact) goto done;
+        zero(a->dgate, BTH), zero(a->dup, BTH);
+        psw_swiglu_backward(a->dgate, a->dup, a->dact, la->gate, la->up, BTH);
+        /* dres: d(out) -> d(mid) by accumulating the MLP input gradient onto the residual. */
+        psw_matmul_backward(need_attn ? dres : NULL, G(PSW_P_GATE), a->dgate, la->mid,
+                            W(PSW_P_GATE), BT, C, H);
+        psw_matmul_backward(need_attn ? dres : NULL, G(PSW_P_UP), a->dup, la->mid, W(PSW_P_UP), BT,
+                            C, H);
+        if (!need_attn) goto done;
+        /* mid = x + norm(o(attn(rope(qnorm(q(x))), rope(knorm(k(x))), v(x)))) */
+        bool need_datty = qkv_below || tr[PSW_P_Q_NORM] || tr[PSW_P_K_NORM];
+        bool need_dattno = need_datty || tr[PSW_P_O];
+        if (need_dattno) zero(dtmp, BTC);
+        psw_rmsnorm_backward(need_dattno ? dtmp : NULL, G(PSW_P_ATTN_NORM), dres, la->attn_o,
+                             W(PSW_P_ATTN_NORM), la->attn_rstd, BT, C);
+        if (!need_dattno) goto done;
+        if (need_datty) zero(a->datty, (size_t)BT * QD);
+        psw_matmul_backward(need_datty ? a->datty : NULL, G(PSW_P_O), dtmp, la->atty, W(PSW_P_O),
+                            BT, QD, C);
+        if (!need_datty) goto done;
+        zero(a->dq, (size_t)BT * QD), zero(a->dk, (size_t)BT * KD), zero(a->dv, (size_t)BT * KD);
+        psw_attention_backward(a->dq, a->dk, a->dv, a->datt, a->datty, la->att, la->q, la->k,
+                               la->v, batch->lengths, B, T, NH, NKV, HD);
+        psw_rope_backward(a->dq, a->rope_cos, a->rope_sin, B, T, NH, HD);
+        psw_rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+        bool need_draw_q = need_dx || tr[PSW_P_Q], need_draw_k = need_dx || tr[PSW_P_K];
+        if (need_draw_q) zero(a->dqraw, (size_t)BT * QD);
+        if (need_draw_k) zero(a->dkraw, (size_t)BT * KD);
+        psw_rmsnorm_backward(need_draw_q ? a->dqraw : NULL, G(PSW_P_Q_NORM), a->dq, la->qraw,
+                             W(PSW_P_Q_NORM), la->q_rstd, BT, QD);
+        psw_rmsnorm_backward(need_draw_k ? a->dkraw : NULL, G(PSW_P_K_NORM), a->dk, la->kraw,
+                             W(PSW_P_K_NORM), la->k_rstd, BT, KD);
+        float *dx = need_dx ? dres : NULL;
+        if (need_draw_q)
+            psw_matmul_backward(dx, G(PSW_P_Q), a->dqraw, x, W(PSW_P_Q), BT, C, QD);
+        if (need_draw_k)
+            psw_matmul_backward(dx, G(PSW_P_K), a->dkraw, x, W(PSW_P_K), BT, C, KD);
+        psw_matmul_backward(dx, G(PSW_P_V), a->dv, x, W(PSW_P_V), BT, C, KD);
+    }
+done:;
+#undef W
+#undef G
+}
+
+static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    int C = cfg->hidden_size, V = cfg->vocab_size, L = cfg->num_layers;
+    bool tied = cfg->tie_word_embeddings;
+    static const psw_param_id layer_ids[] = {
+        PSW_P_Q,    PSW_P_K,  PSW_P_V,    PSW_P_O,       PSW_P_Q_NORM, PSW_P_K_NORM,
+        PSW_P_ATTN_NORM, PSW_P_GATE, PSW_P_UP, PSW_P_DOWN, PSW_P_MLP_NORM};
+    bool embed_tr = m->trainable[PSW_P_EMBED];
+    bool layers_needed = embed_tr || any_trainable(m, layer_ids, 11);
+    bool final_tr = m->trainable[PSW_P_FINAL_NORM];
+    psw_param_id head_id = tied ? PSW_P_EMBED : PSW_P_LM_HEAD;
+    float *dhead = m->trainable[head_id] ? m->grads.ptr[head_id] : NULL;
+
+    /* logits (P, V) = lnf (P, C) @ head^T; a->logits now holds dlogits */
+    bool need_dlnf = layers_needed || final_tr;
+    if (need_dlnf) zero(a->dlnf, (size_t)P * C);
+    psw_matmul_backward(need_dlnf ? a->dlnf : NULL, dhead, a->logits, a->lnf, psw_head_weight(m),
+                        P, C, V);
+    if (!need_dlnf) return;
+    if (layers_needed) zero(a->dxg, (size_t)P * C);
+    psw_rmsnorm_backward(layers_needed ? a->dxg : NULL,
+                         final_tr ? m->grads.ptr[PSW_P_FINAL_NORM] : NULL, a->dlnf, a->xg,
+                         m->params.ptr[PSW_P_FINAL_NORM], a->lnf_rstd, P, C);
+    if (!layers_needed) return;
+    size_t BTC = (size_t)batch->B * batch->T * C;
+    zero(a->dres, BTC);
+    for (int p = 0; p < P; p++) { /* scatter in order: repeated positions add up */
+        float *d = a->dres + (size_t)pos[p] * C;
+        const float *g = a->dxg + (size_t)p * C;
+        for (int i = 0; i < C; i++) d[i] += g[i];
+    }
+    for (int l = L - 1; l >= 0; l--) layer_backward(m, l, batch, l > 0 || embed_tr);
+    if (embed_tr)
+        psw_embedding_backward(m->grads.ptr[PSW_P_EMBED], a->dres, batch->tokens, batch->lengths,
+                               batch->B, batch->T, C);
+}
+
+psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
+                                      const psw_loss_spec *loss, double *loss_out, psw_err *err) {
+    psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, true, err);
+    if (st == PSW_OK) st = check_spec(m, loss, err);
+    if (st != PSW_OK) return st;
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits);
+    double l = loss_rows(m, loss, m->acts->logits, true);
+    *loss_out = l;
+    if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
+    backward_run(m, batch, loss->pos, loss->P);
+    return PSW_OK;
+}
+
+int psw_causal_lm_targets(const psw_batch *batch, int64_t *pos, int32_t *targets) {
+    int P = 0;
+    for (int b = 0; b < batch->B; b++)
+        for (int t = 0; t + 1 < batch->lengths[b]; t++) {
+            pos[P] = (int64_t)b * batch->T + t;
+            targets[P] = batch->tokens[(size_t)b * batch->T + t + 1];
+            P++;
+        }
+    return P;
+}

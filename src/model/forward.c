@@ -1,0 +1,353 @@
+/* forward.c: the activation arena (layout, reserve, memory plan) and the forward pass of both
+ * architectures. Backward is in backward.c, the optimizer in optim.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "psw/kernels.h"
+
+/* Arena slices are rounded to 16 floats so every tensor starts 64-byte aligned. */
+static size_t take(size_t *off, size_t n) {
+    size_t at = *off;
+    *off += (n + 15) & ~(size_t)15;
+    return at;
+}
+
+/* Offsets (in floats) of every activation tensor; turned into pointers once the arena exists.
+ * Layer tensors are stored once per layer when training (backward reads them) and once in total
+ * for inference (every layer overwrites the same buffers). */
+typedef struct layer_off {
+    size_t ln1, ln1_rstd, qraw, kraw, q_rstd, k_rstd, q, k, v, att, atty, attn_o, attn_rstd, mid,
+        ln2, ln2_rstd, gate, up, act, mlp_o, mlp_rstd;
+} layer_off;
+
+typedef struct acts_off {
+    size_t rope_cos, rope_sin, resid0, xg, lnf, lnf_rstd, logits;
+    size_t dres, dtmp, dq, dk, dv, dqraw, dkraw, datty, dgate, dup, dact, datt, dxg, dlnf;
+    size_t layer0, layer_stride, n_resid, total, logits_floats;
+    layer_off lo; /* offsets within one layer block */
+} acts_off;
+
+static void acts_plan(const psw_model_config *cfg, int B, int T, int P, bool training,
+                      acts_off *o) {
+    memset(o, 0, sizeof *o);
+    size_t BT = (size_t)B * T, C = (size_t)cfg->hidden_size, H = (size_t)cfg->intermediate_size;
+    size_t QD = (size_t)cfg->num_heads * cfg->head_dim, KD = (size_t)cfg->num_kv_heads * cfg->head_dim;
+    size_t V = (size_t)cfg->vocab_size, L = (size_t)cfg->num_layers;
+    size_t att = (size_t)B * cfg->num_heads * T * T;
+    bool olmo2 = cfg->arch == PSW_ARCH_OLMO2;
+
+    /* one layer block */
+    size_t lo = 0;
+    layer_off *l = &o->lo;
+    if (!olmo2) {
+        l->ln1 = take(&lo, BT * C);
+        l->ln1_rstd = take(&lo, BT);
+        l->ln2 = take(&lo, BT * C);
+        l->ln2_rstd = take(&lo, BT);
+    } else {
+        l->qraw = take(&lo, BT * QD);
+        l->kraw = take(&lo, BT * KD);
+        l->q_rstd = take(&lo, BT);
+        l->k_rstd = take(&lo, BT);
+        l->attn_o = take(&lo, BT * C);
+        l->attn_rstd = take(&lo, BT);
+        l->mlp_o = take(&lo, BT * C);
+        l->mlp_rstd = take(&lo, BT);
+    }
+    l->q = take(&lo, BT * QD);
+    l->k = take(&lo, BT * KD);
+    l->v = take(&lo, BT * KD);
+    l->att = take(&lo, att);
+    l->atty = take(&lo, BT * QD);
+    l->mid = take(&lo, BT * C);
+    l->gate = take(&lo, BT * H);
+    l->up = take(&lo, BT * H);
+    l->act = take(&lo, BT * H);
+    o->layer_stride = lo;
+
+    size_t off = 0;
+    o->rope_cos = take(&off, (size_t)T * (cfg->head_dim / 2));
+    o->rope_sin = take(&off, (size_t)T * (cfg->head_dim / 2));
+    o->n_resid = training ? L + 1 : 2;
+    o->resid0 = off;
+    for (size_t i = 0; i < o->n_resid; i++) take(&off, BT * C);
+    o->layer0 = off;
+    off += (training ? L : 1) * o->layer_stride;
+    o->xg = take(&off, (size_t)P * C);
+    o->lnf = take(&off, (size_t)P * C);
+    o->lnf_rstd = take(&off, (size_t)P);
+    if (training) {
+        o->dres = take(&off, BT * C);
+        o->dtmp = take(&off, BT * C);
+        o->dq = take(&off, BT * QD);
+        o->dk = take(&off, BT * KD);
+        o->dv = take(&off, BT * KD);
+        if (olmo2) {
+            o->dqraw = take(&off, BT * QD);
+            o->dkraw = take(&off, BT * KD);
+        }
+        o->datty = take(&off, BT * QD);
+        o->dgate = take(&off, BT * H);
+        o->dup = take(&off, BT * H);
+        o->dact = take(&off, BT * H);
+        o->datt = take(&off, (size_t)T * T);
+        o->dxg = take(&off, (size_t)P * C);
+        o->dlnf = take(&off, (size_t)P * C);
+    }
+    size_t before = off;
+    /* Logits last; backward turns them into dlogits in place. */
+    o->logits = take(&off, (size_t)P * V);
+    o->logits_floats = off - before;
+    o->total = off;
+}
+
+void psw_model_memory_plan(const psw_model_config *cfg, int B, int T, int P, bool training,
+                           psw_model_memory *out) {
+    psw_params lay;
+    psw_params_layout(cfg, &lay);
+    acts_off o;
+    acts_plan(cfg, B, T, P, training, &o);
+    out->params = lay.total * sizeof(float);
+    out->grads = training ? lay.total * sizeof(float) : 0;
+    out->optimizer = training ? 2 * lay.total * sizeof(float) : 0;
+    out->activations = (o.total - o.logits_floats) * sizeof(float);
+    out->logits = o.logits_floats * sizeof(float);
+}
+
+void psw_acts_free(struct psw_acts *a) {
+    if (!a) return;
+    free(a->base);
+    free(a->resid);
+    free(a->layer);
+    free(a);
+}
+
+psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool training,
+                             psw_err *err) {
+    const psw_model_config *cfg = &m->cfg;
+    if (max_B < 1 || max_T < 1 || max_P < 1)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "psw_model_reserve: batch shape B=%d T=%d P=%d must be positive", max_B,
+                        max_T, max_P);
+    if (max_T > cfg->max_position_embeddings)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "psw_model_reserve: T=%d exceeds max_position_embeddings=%d", max_T,
+                        cfg->max_position_embeddings);
+    if (max_P > max_B * max_T)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "psw_model_reserve: P=%d exceeds B*T=%d positions", max_P, max_B * max_T);
+    psw_acts_free(m->acts);
+    m->acts = NULL;
+
+    acts_off o;
+    acts_plan(cfg, max_B, max_T, max_P, training, &o);
+    struct psw_acts *a = psw_xcalloc(1, sizeof *a);
+    size_t bytes;
+    if (!psw_size_mul(o.total, sizeof(float), &bytes)) {
+        free(a);
+        return PSW_FAIL(err, PSW_ERR_NOMEM, "activation arena size overflows");
+    }
+    a->base = psw_try_alloc(bytes);
+    if (!a->base) {
+        free(a);
+        return PSW_FAIL(err, PSW_ERR_NOMEM,
+                        "cannot allocate %zu bytes of activations for B=%d T=%d P=%d", bytes,
+                        max_B, max_T, max_P);
+    }
+    memset(a->base, 0, bytes);
+    a->max_B = max_B, a->max_T = max_T, a->max_P = max_P, a->training = training;
+    a->bytes = bytes;
+    float *base = a->base;
+    a->rope_cos = base + o.rope_cos;
+    a->rope_sin = base + o.rope_sin;
+    psw_rope_table(a->rope_cos, a->rope_sin, max_T, cfg->head_dim, (double)cfg->rope_theta);
+    int L = cfg->num_layers;
+    a->resid = psw_xmalloc(sizeof(float *) * (size_t)(L + 1));
+    size_t BTC = (size_t)max_B * max_T * cfg->hidden_size;
+    for (int i = 0; i <= L; i++)
+        a->resid[i] = base + o.resid0 + (training ? (size_t)i : (size_t)(i % 2)) * ((BTC + 15) & ~(size_t)15);
+    a->layer = psw_xcalloc((size_t)L, sizeof *a->layer);
+    bool olmo2 = cfg->arch == PSW_ARCH_OLMO2;
+    for (int i = 0; i < L; i++) {
+        float *lb = base + o.layer0 + (training ? (size_t)i : 0) * o.layer_stride;
+        psw_layer_acts *la = &a->layer[i];
+        const layer_off *lo = &o.lo;
+        if (!olmo2) {
+            la->ln1 = lb + lo->ln1, la->ln1_rstd = lb + lo->ln1_rstd;
+            la->ln2 = lb + lo->ln2, la->ln2_rstd = lb + lo->ln2_rstd;
+        } else {
+            la->qraw = lb + lo->qraw, la->kraw = lb + lo->kraw;
+            la->q_rstd = lb + lo->q_rstd, la->k_rstd = lb + lo->k_rstd;
+            la->attn_o = lb + lo->attn_o, la->attn_rstd = lb + lo->attn_rstd;
+            la->mlp_o = lb + lo->mlp_o, la->mlp_rstd = lb + lo->mlp_rstd;
+        }
+        la->q = lb + lo->q, la->k = lb + lo->k, la->v = lb + lo->v;
+        la->att = lb + lo->att, la->atty = lb + lo->atty, la->mid = lb + lo->mid;
+        la->gate = lb + lo->gate, la->up = lb + lo->up, la->act = lb + lo->act;
+    }
+    a->xg = base + o.xg, a->lnf = base + o.lnf, a->lnf_rstd = base + o.lnf_rstd;
+    a->logits = base + o.logits;
+    if (training) {
+        a->dres = base + o.dres, a->dtmp = base + o.dtmp;
+        a->dq = base + o.dq, a->dk = base + o.dk, a->dv = base + o.dv;
+        a->dqraw = olmo2 ? base + o.dqraw : NULL, a->dkraw = olmo2 ? base + o.dkraw : NULL;
+        a->datty = base + o.datty;
+        a->dgate = base + o.dgate, a->dup = base + o.dup, a->dact = base + o.dact;
+        a->datt = base + o.datt, a->dxg = base + o.dxg, a->dlnf = base + o.dlnf;
+    }
+    m->acts = a;
+
+    if (training) {
+        psw_status st;
+        if (!m->grads.base && (st = psw_params_alloc(cfg, &m->grads, err)) != PSW_OK) return st;
+        if (!m->adam_m) {
+            size_t pb = m->params.total * sizeof(float);
+            m->adam_m = psw_try_alloc(pb ? pb : 1);
+            m->adam_v = psw_try_alloc(pb ? pb : 1);
+            if (!m->adam_m || !m->adam_v) {
+                free(m->adam_m), free(m->adam_v);
+                m->adam_m = m->adam_v = NULL;
+                return PSW_FAIL(err, PSW_ERR_NOMEM,
+                                "cannot allocate 2 x %zu bytes of AdamW state", pb);
+            }
+            memset(m->adam_m, 0, pb);
+            memset(m->adam_v, 0, pb);
+            m->adam_step = 0;
+        }
+    }
+    return PSW_OK;
+}
+
+float *psw_layer_param(const psw_params *p, const psw_model_config *cfg, psw_param_id id, int l) {
+    if (!p->ptr[id]) return NULL;
+    return p->ptr[id] + (size_t)l * (p->count[id] / (size_t)cfg->num_layers);
+}
+
+psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                           bool training, psw_err *err) {
+    const struct psw_acts *a = m->acts;
+    if (!a)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "model: call psw_model_reserve before forward");
+    if (training && !a->training)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "model: activations were reserved for inference; reserve with training=true");
+    if (batch->B < 1 || batch->T < 1 || batch->B > a->max_B || batch->T > a->max_T)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "batch: shape B=%d T=%d outside the reserved B<=%d T<=%d", batch->B,
+                        batch->T, a->max_B, a->max_T);
+    if (P < 1 || P > a->max_P)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "batch: P=%d positions outside 1..%d reserved",
+                        P, a->max_P);
+    int V = m->cfg.vocab_size;
+    for (int b = 0; b < batch->B; b++) {
+        int len = batch->lengths[b];
+        if (len < 1 || len > batch->T)
+            return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "batch: lengths[%d]=%d outside 1..%d", b,
+                            len, batch->T);
+        for (int t = 0; t < len; t++) {
+            int32_t tok = batch->tokens[(size_t)b * batch->T + t];
+            if (tok < 0 || tok >= V)
+                return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                                "batch: token %d at [%d, %d] outside vocabulary 0..%d", (int)tok,
+                                b, t, V - 1);
+        }
+    }
+    for (int p = 0; p < P; p++) {
+        int64_t q = pos[p];
+        int64_t b = q / batch->T, t = q % batch->T;
+        if (q < 0 || b >= batch->B || t >= batch->lengths[b])
+            return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                            "batch: position pos[%d]=%lld is not inside a sequence (B=%d T=%d)", p,
+                            (long long)q, batch->B, batch->T);
+    }
+    return PSW_OK;
+}
+
+static void add_inplace(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+static void layer_forward(psw_model *m, int l, const psw_batch *batch) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    psw_layer_acts *la = &a->layer[l];
+    const psw_params *p = &m->params;
+    int B = batch->B, T = batch->T, BT = B * T;
+    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
+        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int QD = NH * HD, KD = NKV * HD;
+    float eps = cfg->rms_norm_eps;
+    const float *x = a->resid[l];
+    float *out = a->resid[l + 1];
+#define W(id) psw_layer_param(p, cfg, (id), l)
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        psw_rmsnorm_forward(la->ln1, la->ln1_rstd, x, W(PSW_P_ATTN_NORM), BT, C, eps);
+        psw_matmul_forward(la->q, la->ln1, W(PSW_P_Q), BT, C, QD);
+        psw_matmul_forward(la->k, la->ln1, W(PSW_P_K), BT, C, KD);
+        psw_matmul_forward(la->v, la->ln1, W(PSW_P_V), BT, C, KD);
+    } else {
+        psw_matmul_forward(la->qraw, x, W(PSW_P_Q), BT, C, QD);
+        psw_matmul_forward(la->kraw, x, W(PSW_P_K), BT, C, KD);
+        psw_matmul_forward(la->v, x, W(PSW_P_V), BT, C, KD);
+        /* OLMo2: q_norm / k_norm over the full projected width, before heads and RoPE. */
+        psw_rmsnorm_forward(la->q, la->q_rstd, la->qraw, W(PSW_P_Q_NORM), BT, QD, eps);
+        psw_rmsnorm_forward(la->k, la->k_rstd, la->kraw, W(PSW_P_K_NORM), BT, KD, eps);
+    }
+    psw_rope_forward(la->q, a->rope_cos, a->rope_sin, B, T, NH, HD);
+    psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+    psw_attention_forward(la->atty, la->att, la->q, la->k, la->v, batch->lengths, B, T, NH, NKV,
+                          HD);
+    size_t BTC = (size_t)BT * C;
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        psw_matmul_forward(la->mid, la->atty, W(PSW_P_O), BT, QD, C);
+        add_inplace(la->mid, x, BTC);
+        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), BT, C, eps);
+        psw_matmul_forward(la->gate, la->ln2, W(PSW_P_GATE), BT, C, H);
+        psw_matmul_forward(la->up, la->ln2, W(PSW_P_UP), BT, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
+        psw_matmul_forward(out, la->act, W(PSW_P_DOWN), BT, H, C);
+        add_inplace(out, la->mid, BTC);
+    } else {
+        psw_matmul_forward(la->attn_o, la->atty, W(PSW_P_O), BT, QD, C);
+        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), BT, C, eps);
+        add_inplace(la->mid, x, BTC);
+        psw_matmul_forward(la->gate, la->mid, W(PSW_P_GATE), BT, C, H);
+        psw_matmul_forward(la->up, la->mid, W(PSW_P_UP), BT, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
+        psw_matmul_forward(la->mlp_o, la->act, W(PSW_P_DOWN), BT, H, C);
+        psw_rmsnorm_forward(out, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), BT, C, eps);
+        add_inplace(out, la->mid, BTC);
+    }
+#undef W
+}
+
+const float *psw_head_weight(const psw_model *m) {
+    return m->cfg.tie_word_embeddings ? m->params.ptr[PSW_P_EMBED] : m->params.ptr[PSW_P_LM_HEAD];
+}
+
+void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                     float *logits) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    int C = cfg->hidden_size;
+    psw_embedding_forward(a->resid[0], batch->tokens, batch->lengths, m->params.ptr[PSW_P_EMBED],
+                          batch->B, batch->T, C);
+    for (int l = 0; l < cfg->num_layers; l++) layer_forward(m, l, batch);
+    /* The final norm is per row, so gathering first is exact, and the LM head (the largest
+     * matmul for big vocabularies) runs on P rows only. */
+    const float *xf = a->resid[cfg->num_layers];
+    for (int p = 0; p < P; p++)
+        memcpy(a->xg + (size_t)p * C, xf + (size_t)pos[p] * C, sizeof(float) * C);
+    psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, m->params.ptr[PSW_P_FINAL_NORM], P, C,
+                        cfg->rms_norm_eps);
+    psw_matmul_forward(logits, a->lnf, psw_head_weight(m), P, C, cfg->vocab_size);
+}
+
+psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                             float *logits, psw_err *err) {
+    psw_status st = psw_check_batch(m, batch, pos, P, false, err);
+    if (st != PSW_OK) return st;
+    psw_forward_run(m, batch, pos, P, logits);
+    return PSW_OK;
+}

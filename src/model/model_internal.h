@@ -1,0 +1,64 @@
+/* model_internal.h: private to src/model: arena helpers and the activation arena. */
+#ifndef PSW_MODEL_INTERNAL_H
+#define PSW_MODEL_INTERNAL_H
+
+#include "psw/model.h"
+
+/* Allocates a zeroed arena laid out for cfg; on failure p is left freeable. */
+psw_status psw_params_alloc(const psw_model_config *cfg, psw_params *p, psw_err *err);
+void psw_params_free(psw_params *p);
+
+/* Activations of one layer; letters as in model.h, BT = B*T rows of the current batch (the
+ * arena is sized for the reserved maximum). Unused fields (other architecture) are NULL. */
+typedef struct psw_layer_acts {
+    float *ln1, *ln1_rstd;   /* Llama input_layernorm: (BT, C), (BT) */
+    float *qraw, *kraw;      /* OLMo2 projections before q_norm/k_norm: (BT, QD), (BT, KD) */
+    float *q_rstd, *k_rstd;  /* OLMo2: (BT) each */
+    float *q, *k, *v;        /* after norm and RoPE: (BT, QD), (BT, KD), (BT, KD) */
+    float *att;              /* softmax probabilities (B, NH, T, T) */
+    float *atty;             /* attention output before o_proj (BT, QD) */
+    float *attn_o, *attn_rstd; /* OLMo2 o_proj output before post_attention_layernorm */
+    float *mid;              /* residual stream after the attention block (BT, C) */
+    float *ln2, *ln2_rstd;   /* Llama post_attention_layernorm (BT, C), (BT) */
+    float *gate, *up, *act;  /* (BT, H) each; act = silu(gate) * up */
+    float *mlp_o, *mlp_rstd; /* OLMo2 down_proj output before post_feedforward_layernorm */
+} psw_layer_acts;
+
+/* The activation arena: one allocation (base) sized by psw_model_reserve. With training, each
+ * layer keeps its own psw_layer_acts for backward; for inference all layers share one set and
+ * the residual stream ping-pongs between two buffers. */
+struct psw_acts {
+    int max_B, max_T, max_P;
+    bool training;
+    float *base; /* owned */
+    size_t bytes;
+    float *rope_cos, *rope_sin; /* (max_T, HD/2) */
+    float **resid;              /* (L+1) pointers to (BT, C): input of layer l, final at [L]; owned array */
+    psw_layer_acts *layer;      /* (L), owned array */
+    float *xg, *lnf, *lnf_rstd; /* gathered final rows (P, C), final norm (P, C), (P) */
+    float *logits;              /* (P, V); dlogits in place during backward */
+    /* backward scratch (training only) */
+    float *dres, *dtmp;         /* (BT, C) */
+    float *dq, *dk, *dv;        /* (BT, QD), (BT, KD), (BT, KD) */
+    float *dqraw, *dkraw;       /* OLMo2 only */
+    float *datty;               /* (BT, QD) */
+    float *dgate, *dup, *dact;  /* (BT, H) */
+    float *datt;                /* (T, T) */
+    float *dxg, *dlnf;          /* (P, C) */
+};
+
+/* The activation arena (defined in forward.c). NULL-safe free. */
+void psw_acts_free(struct psw_acts *acts);
+
+/* Layer l's slice of a per-layer parameter kind (NULL for an empty kind). */
+float *psw_layer_param(const psw_params *p, const psw_model_config *cfg, psw_param_id id, int l);
+/* The LM head matrix (V, C): lm_head, or the embeddings when tied. */
+const float *psw_head_weight(const psw_model *m);
+/* Validates a batch and positions against the reservation and the vocabulary. */
+psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                           bool training, psw_err *err);
+/* The forward pass proper (no checks): fills the activations and logits (P, V). */
+void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                     float *logits);
+
+#endif

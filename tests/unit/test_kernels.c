@@ -1,0 +1,141 @@
+/* test_kernels.c: each BLAS-backed kernel against its plain-loop _ref twin on random inputs
+ * (normalised MSE <= 1e-10), plus hand-computed values for the loss row and the RoPE table. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw/kernels.h"
+#include "psw/rng.h"
+#include "test.h"
+
+static float *rnd(psw_rng *r, size_t n, float scale) {
+    float *x = psw_xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = scale * psw_rng_normal(r);
+    return x;
+}
+
+static float *copy(const float *x, size_t n) {
+    float *y = psw_xmalloc(n * sizeof(float));
+    memcpy(y, x, n * sizeof(float));
+    return y;
+}
+
+/* ggml-style normalised mean squared error. */
+static double nmse(const float *a, const float *b, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+static void check_nmse(const char *what, const float *got, const float *want, size_t n) {
+    double e = nmse(got, want, n);
+    printf("%-32s n=%zu nmse=%.3g\n", what, n, e);
+    CHECK(e <= 1e-10, "%s: nmse %.3g > 1e-10", what, e);
+}
+
+static void test_matmul(psw_rng *r, int N, int IN, int OUT) {
+    float *x = rnd(r, (size_t)N * IN, 1.0f), *w = rnd(r, (size_t)OUT * IN, 0.5f);
+    float *dout = rnd(r, (size_t)N * OUT, 1.0f);
+    float *o1 = psw_xmalloc(sizeof(float) * N * OUT), *o2 = psw_xmalloc(sizeof(float) * N * OUT);
+    psw_matmul_forward(o1, x, w, N, IN, OUT);
+    psw_matmul_forward_ref(o2, x, w, N, IN, OUT);
+    check_nmse("matmul_forward", o1, o2, (size_t)N * OUT);
+    /* backward accumulates: start both from the same nonzero values */
+    float *dx1 = rnd(r, (size_t)N * IN, 1.0f), *dx2 = copy(dx1, (size_t)N * IN);
+    float *dw1 = rnd(r, (size_t)OUT * IN, 1.0f), *dw2 = copy(dw1, (size_t)OUT * IN);
+    psw_matmul_backward(dx1, dw1, dout, x, w, N, IN, OUT);
+    psw_matmul_backward_ref(dx2, dw2, dout, x, w, N, IN, OUT);
+    check_nmse("matmul_backward dinp", dx1, dx2, (size_t)N * IN);
+    check_nmse("matmul_backward dw", dw1, dw2, (size_t)OUT * IN);
+    /* NULL outputs are skipped */
+    float *dw3 = copy(dw2, (size_t)OUT * IN);
+    psw_matmul_backward(NULL, dw3, dout, x, w, N, IN, OUT);
+    psw_matmul_backward_ref(NULL, dw2, dout, x, w, N, IN, OUT);
+    check_nmse("matmul_backward dw only", dw3, dw2, (size_t)OUT * IN);
+    free(x), free(w), free(dout), free(o1), free(o2), free(dx1), free(dx2), free(dw1), free(dw2),
+        free(dw3);
+}
+
+static void test_attention(psw_rng *r) {
+    const int B = 3, T = 7, NH = 4, NKV = 2, HD = 8;
+    const int32_t lengths[3] = {7, 4, 1};
+    size_t nq = (size_t)B * T * NH * HD, nk = (size_t)B * T * NKV * HD, na = (size_t)B * NH * T * T;
+    float *q = rnd(r, nq, 1.0f), *k = rnd(r, nk, 1.0f), *v = rnd(r, nk, 1.0f);
+    float *dout = rnd(r, nq, 1.0f);
+    float *o1 = psw_xcalloc(nq, 4), *o2 = psw_xcalloc(nq, 4);
+    float *a1 = rnd(r, na, 1.0f), *a2 = rnd(r, na, 1.0f); /* garbage must be overwritten */
+    psw_attention_forward(o1, a1, q, k, v, lengths, B, T, NH, NKV, HD);
+    psw_attention_forward_ref(o2, a2, q, k, v, lengths, B, T, NH, NKV, HD);
+    check_nmse("attention_forward out", o1, o2, nq);
+    check_nmse("attention_forward att", a1, a2, na);
+    /* probabilities of a real row sum to 1; the padding rows of sequence 1 are zero */
+    double s = 0;
+    for (int j = 0; j < T; j++) s += a1[((size_t)(0 * NH + 1) * T + 5) * T + j];
+    CHECK_CLOSE(s, 1.0, 1e-6, 0, "attention row sum");
+    CHECK(o1[((size_t)1 * T + 5) * NH * HD] == 0.0f, "padding output row is zero");
+    float *dq1 = rnd(r, nq, 1.0f), *dq2 = copy(dq1, nq);
+    float *dk1 = rnd(r, nk, 1.0f), *dk2 = copy(dk1, nk);
+    float *dv1 = rnd(r, nk, 1.0f), *dv2 = copy(dv1, nk);
+    float *scratch = psw_xmalloc(sizeof(float) * T * T);
+    psw_attention_backward(dq1, dk1, dv1, scratch, dout, a1, q, k, v, lengths, B, T, NH, NKV, HD);
+    psw_attention_backward_ref(dq2, dk2, dv2, dout, a2, q, k, v, lengths, B, T, NH, NKV, HD);
+    check_nmse("attention_backward dq", dq1, dq2, nq);
+    check_nmse("attention_backward dk", dk1, dk2, nk);
+    check_nmse("attention_backward dv", dv1, dv2, nk);
+    free(q), free(k), free(v), free(dout), free(o1), free(o2), free(a1), free(a2), free(dq1),
+        free(dq2), free(dk1), free(dk2), free(dv1), free(dv2), free(scratch);
+}
+
+static void test_loss_row(void) {
+    /* z = (1, 2, 3), target 0: CE = log(e + e^2 + e^3) - 1 = 3.40760596 - 1 */
+    const float z[3] = {1.0f, 2.0f, 3.0f};
+    float d[3];
+    double ce = psw_loss_row(d, z, 0, NULL, 3, 1.0f, 0.0f, 1.0f, 1.0f);
+    CHECK_CLOSE(ce, 2.40760596444, 1e-6, 0, "CE of (1,2,3) at target 0");
+    CHECK_CLOSE(d[0], 0.09003057 - 1.0, 1e-6, 0, "dCE/dz0 = softmax0 - 1");
+    CHECK_CLOSE(d[2], 0.66524096, 1e-6, 0, "dCE/dz2 = softmax2");
+    /* KL at T=2 against teacher (3, 2, 1): p = softmax(z/2) = (0.18632372, 0.30719589, 0.50648039),
+     * q = reversed; T^2 KL = 4 * sum q log(q/p) = 4 * 0.32015666783 */
+    const float t[3] = {3.0f, 2.0f, 1.0f};
+    double kl = psw_loss_row(d, z, -1, t, 3, 0.0f, 1.0f, 2.0f, 0.5f);
+    CHECK_CLOSE(kl, 4.0 * 0.32015666783, 1e-5, 0, "T^2 KL at T=2");
+    /* gradient 0.5 * T * (p - q) */
+    CHECK_CLOSE(d[0], 0.5 * 2.0 * (0.18632372 - 0.50648039), 1e-6, 0, "dKL/dz0");
+    /* in place: dlogits aliasing logits gives the same result */
+    float zz[3] = {1.0f, 2.0f, 3.0f};
+    psw_loss_row(zz, zz, 0, NULL, 3, 1.0f, 0.0f, 1.0f, 1.0f);
+    CHECK_CLOSE(zz[0], 0.09003057 - 1.0, 1e-6, 0, "in-place dCE/dz0");
+}
+
+static void test_rope(psw_rng *r) {
+    const int T = 5, HD = 8;
+    float c[5 * 4], s[5 * 4];
+    psw_rope_table(c, s, T, HD, 10000.0);
+    /* t=3, pair i=1: angle 3 * 10000^(-2/8) = 0.3 */
+    CHECK_CLOSE(c[3 * 4 + 1], cos(0.3), 1e-7, 0, "rope cos");
+    CHECK_CLOSE(s[3 * 4 + 1], sin(0.3), 1e-7, 0, "rope sin");
+    /* forward then backward is the identity (orthogonal rotation) */
+    float *x = rnd(r, (size_t)T * 2 * HD, 1.0f), *y = copy(x, (size_t)T * 2 * HD);
+    psw_rope_forward(y, c, s, 1, T, 2, HD);
+    CHECK(fabsf(y[(size_t)3 * 2 * HD + 1] - x[(size_t)3 * 2 * HD + 1]) > 1e-3f, "rope rotates");
+    /* rotate-half pairing: out[1] = x[1] cos - x[5] sin at t=3, head 0 */
+    size_t o = (size_t)3 * 2 * HD;
+    CHECK_CLOSE(y[o + 1], x[o + 1] * cos(0.3) - x[o + 5] * sin(0.3), 1e-6, 0, "rope pairing");
+    psw_rope_backward(y, c, s, 1, T, 2, HD);
+    check_nmse("rope backward(forward(x)) = x", y, x, (size_t)T * 2 * HD);
+    free(x), free(y);
+}
+
+int main(void) {
+    psw_rng r;
+    psw_rng_seed(&r, 1234);
+    test_matmul(&r, 7, 13, 5);
+    test_matmul(&r, 64, 96, 80);
+    test_attention(&r);
+    test_loss_row();
+    test_rope(&r);
+    return psw_test_finish();
+}
