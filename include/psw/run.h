@@ -81,6 +81,14 @@ typedef struct psw_run_output {
 psw_status psw_run_task(psw_run_context *ctx, const psw_task *task, int rank, psw_run_output *out,
                         psw_err *err);
 void psw_run_output_free(psw_run_output *out);
+/* As psw_run_task; for RECOVER and UNRECOVERED_EVAL, keep (if not NULL) receives the final
+ * student model (caller frees with psw_model_free), e.g. to save it as a checkpoint. */
+psw_status psw_run_task_keep(psw_run_context *ctx, const psw_task *task, int rank,
+                             psw_model *keep, psw_run_output *out, psw_err *err);
+
+/* The record as a JSON object (every scalar, the metrics and the reliability table; the
+ * probabilities are left out). Caller frees with cJSON_Delete; NULL only on OOM. */
+struct cJSON *psw_run_record_json(const psw_run_record *rec);
 
 /* The recovery set: the first n of the train indices permuted by seed. idx: caller-owned (n). */
 psw_status psw_run_recovery_set(size_t n_train, int64_t n, int64_t seed, int32_t *idx,

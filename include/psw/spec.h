@@ -250,6 +250,12 @@ int64_t psw_spec_prompt_tokens_estimate(const psw_spec *spec);
  * static. The single source for `prunesweep validate --list-keys` and the docs test. */
 const char *const *psw_spec_keys(void);
 
+/* Sets a path given on the command line (relative to the working directory): raw and resolved
+ * both become a copy of path. Call psw_spec_expand afterwards if ids matter. */
+void psw_spec_set_path(psw_spec_path *p, const char *path);
+/* Sets model.path, handling "default" like the parser does. */
+void psw_spec_set_model(psw_spec *spec, const char *path);
+
 /* Parses a loss name ("ce", "kl", "mix"); false otherwise (PSW_LOSS_NONE is not a grid loss). */
 bool psw_spec_loss_parse(const char *name, psw_loss_kind *out);
 

@@ -14,6 +14,12 @@ static const psw_command commands[] = {
     {"info", "architecture, parameter counts, files and memory of a model directory", psw_cmd_info},
     {"convert", "convert a llama2.c checkpoint to a HuggingFace directory", psw_cmd_convert},
     {"generate", "greedy continuation of token ids with top-5 logits per step", psw_cmd_generate},
+    {"prune", "MODEL_DIR --retention R OUT_DIR: L2-norm MLP pruning to a new checkpoint",
+     psw_cmd_prune},
+    {"eval", "MODEL_DIR DATA.jsonl: multiple-choice accuracy and uncertainty metrics",
+     psw_cmd_eval},
+    {"recover", "one configuration: prune -> recover (ce|kl|mix) -> evaluate, as JSON",
+     psw_cmd_recover},
     {"make-world", "write a synthetic commonsense world and its tokenizer", psw_cmd_make_world},
     {"validate", "check an experiment spec; print its grid and a cost estimate", psw_cmd_validate},
 };

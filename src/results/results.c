@@ -735,29 +735,54 @@ static psw_status load_index(const char *path, psw_results *r, psw_err *err) {
     return PSW_OK;
 }
 
-/* For a file shorter than its recorded size: bytes past the end read as zeros, so rows whose
- * data is missing read as pending. A torn append loses at most its own row, the last one; more
- * than that means the file lost committed data (truncated by something else). */
+/* Fails unless the chunk of ds holding row `row` lies wholly inside the first `size` bytes. */
+static psw_status chunk_present(const char *path, hid_t ds, const char *name, hsize_t row,
+                                hsize_t chunk_rows, uint64_t size, bool *ok, psw_err *err) {
+    psw_status st = PSW_OK;
+    hsize_t coord[3] = {row - row % chunk_rows, 0, 0};
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t bytes = 0;
+    H5TRY(H5Dget_chunk_info_by_coord(ds, coord, &mask, &addr, &bytes), name);
+    *ok = addr != HADDR_UNDEF && (uint64_t)addr + (uint64_t)bytes <= size;
+fail:
+    return st;
+}
+
+/* For a file shorter than its recorded size (an append whose flush failed). Bytes past the end
+ * read as zeros. A torn append loses only its own row, the last one of /runs, which then reads
+ * as pending; every earlier row must be intact: not pending, and its /runs, /probs and /curves
+ * chunks wholly present. Anything else means committed data is gone (the file was truncated by
+ * something else), and we refuse rather than resume over the damage. */
 static psw_status check_torn_tail(const char *path, hid_t fid, uint64_t size, uint64_t eoa,
                                   psw_err *err) {
     psw_status st = PSW_OK;
-    hid_t d = H5I_INVALID_HID;
+    hid_t d[3] = {H5I_INVALID_HID, H5I_INVALID_HID, H5I_INVALID_HID};
+    static const char *const names[3] = {"/runs", "/probs", "/curves"};
+    static const hsize_t chunk_rows[3] = {RUNS_CHUNK_ROWS, 1, CURVE_CHUNK_ROWS};
     id_status *rows = NULL;
-    hsize_t n = 0, pending = 0;
-    H5TRY(d = H5Dopen2(fid, "runs", H5P_DEFAULT), "open /runs");
-    st = read_id_status(path, d, &rows, &n, err);
+    hsize_t n = 0, committed, bad = 0;
+    for (int k = 0; k < 3; k++) H5TRY(d[k] = H5Dopen2(fid, names[k] + 1, H5P_DEFAULT), names[k]);
+    st = read_id_status(path, d[0], &rows, &n, err);
     if (st) goto fail;
-    for (hsize_t i = 0; i < n; i++)
-        if (rows[i].status == PSW_RUN_PENDING) pending++;
-    if (pending > 1 || (pending == 1 && rows[n - 1].status != PSW_RUN_PENDING))
+    committed = n > 0 && rows[n - 1].status == PSW_RUN_PENDING ? n - 1 : n;
+    for (hsize_t i = 0; i < committed; i++) {
+        bool ok = rows[i].status != PSW_RUN_PENDING;
+        for (int k = 0; k < 3 && ok; k++) {
+            st = chunk_present(path, d[k], names[k], i, chunk_rows[k], size, &ok, err);
+            if (st) goto fail;
+        }
+        if (!ok) bad++;
+    }
+    if (bad)
         st = PSW_FAIL(err, PSW_ERR_FORMAT,
-                      "%s: truncated: %llu of %llu bytes present and %llu of %llu rows unreadable; "
-                      "not resuming (restore a copy, or use --new)",
+                      "%s: truncated: %llu of %llu bytes present and %llu of %llu written rows "
+                      "damaged; not resuming (restore a copy, or use --new)",
                       path, (unsigned long long)size, (unsigned long long)eoa,
-                      (unsigned long long)pending, (unsigned long long)n);
+                      (unsigned long long)bad, (unsigned long long)committed);
 fail:
     free(rows);
-    close_id(&d);
+    for (int k = 0; k < 3; k++) close_id(&d[k]);
     return st;
 }
 
@@ -775,6 +800,16 @@ static void results_free(psw_results *r) {
     free(r->order);
     free(r->path);
     free(r);
+}
+
+/* Upper bound on the bytes one append allocates in the file: new chunks for every dataset plus
+ * headroom for metadata (chunk index blocks, object header updates). */
+static uint64_t append_bound(const psw_results *r) {
+    uint64_t b = APPEND_METADATA_MARGIN;
+    b += (uint64_t)r->n_examples * (uint64_t)r->n_choices * sizeof(float);
+    b += (uint64_t)CURVE_CHUNK_ROWS * PSW_CURVE_POINTS * sizeof(float);
+    b += (uint64_t)RUNS_CHUNK_ROWS * sizeof(h5_row);
+    return b;
 }
 
 static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_err *err) {
@@ -835,12 +870,29 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
         }
     }
 
-    /* We hold the writer lock, so any status flags are left by a dead writer: clear them. */
-    H5TRY(fapl = make_fapl(true, false), "file access list");
+    /* A cleanly closed file opens as is. Otherwise its status flags are set, and since we hold
+     * the writer lock they were left by a dead writer: clear them (h5clear -s). */
+    H5TRY(fapl = make_fapl(false, false), "file access list");
     r->file = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
-    if (r->file < 0) {
-        st = h5_fail(err, PSW_ERR_HDF5, path, "cannot reopen for writing");
-        goto fail;
+    bool crashed = r->file < 0;
+    if (crashed) {
+        H5Eclear2(H5E_DEFAULT);
+        close_id(&fapl);
+        H5TRY(fapl = make_fapl(true, false), "file access list");
+        r->file = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
+        if (r->file < 0) {
+            st = h5_fail(err, PSW_ERR_HDF5, path, "cannot reopen for writing");
+            goto fail;
+        }
+        /* The superblock of a killed SWMR writer can record less allocated space than the file
+         * uses (its end-of-allocation is not rewritten on every flush): rows past it would be
+         * unreadable and, worse, new allocations would overlap them. Like h5clear --increment,
+         * move the end of allocation past the end of file, by more than one append can have
+         * allocated without writing. */
+        H5TRY(H5Fincrement_filesize(r->file, (hsize_t)append_bound(r)),
+              "move the end of allocation past the end of file");
+        PSW_LOG_WARN("%s: recovered a file whose writer did not close it (killed or crashed)",
+                     path);
     }
     st = open_datasets(path, r, err);
     if (!st) st = load_index(path, r, err);
@@ -1014,10 +1066,7 @@ static psw_status check_record(const psw_results *r, const psw_run_record *rec, 
  * whose flush failed poorly. The bound is generous: new chunks for every dataset plus a margin. */
 static psw_status check_space(const psw_results *r, psw_err *err) {
     const char *path = r->path;
-    uint64_t need = APPEND_METADATA_MARGIN;
-    need += (uint64_t)r->n_examples * (uint64_t)r->n_choices * sizeof(float);
-    need += (uint64_t)CURVE_CHUNK_ROWS * PSW_CURVE_POINTS * sizeof(float);
-    need += (uint64_t)RUNS_CHUNK_ROWS * sizeof(h5_row);
+    uint64_t need = append_bound(r);
     struct stat sb;
     struct statvfs vfs;
     if (fstat(r->lock_fd, &sb) != 0 || fstatvfs(r->lock_fd, &vfs) != 0)

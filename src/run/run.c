@@ -276,7 +276,13 @@ static psw_status evaluate_into(psw_run_context *ctx, psw_model *m, psw_run_outp
 
 psw_status psw_run_task(psw_run_context *ctx, const psw_task *task, int rank, psw_run_output *out,
                         psw_err *err) {
+    return psw_run_task_keep(ctx, task, rank, NULL, out, err);
+}
+
+psw_status psw_run_task_keep(psw_run_context *ctx, const psw_task *task, int rank,
+                             psw_model *keep, psw_run_output *out, psw_err *err) {
     memset(out, 0, sizeof *out);
+    if (keep) memset(keep, 0, sizeof *keep);
     const psw_spec *spec = ctx->spec;
     const psw_spec_training *tr = &spec->training;
     if (task->kind == PSW_TASK_TEACHER_CACHE) return build_cache(ctx, err);
@@ -378,6 +384,10 @@ psw_status psw_run_task(psw_run_context *ctx, const psw_task *task, int rank, ps
 done:
     rec->status = PSW_RUN_OK;
     rec->finish_time = (double)time(NULL);
+    if (keep && student.params.base) {
+        *keep = student; /* ownership moves to the caller */
+        memset(&student, 0, sizeof student);
+    }
     psw_model_free(&student);
     free(subset);
     return PSW_OK;

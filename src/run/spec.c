@@ -1361,3 +1361,19 @@ int64_t psw_spec_prompt_tokens_estimate(const psw_spec *spec) {
     int64_t n = (int64_t)(spec->prompt.shots + 1) * PSW_SPEC_TOKENS_PER_QUESTION;
     return n < spec->training.max_seq_len ? n : spec->training.max_seq_len;
 }
+
+void psw_spec_set_path(psw_spec_path *p, const char *path) {
+    free(p->raw);
+    free(p->resolved);
+    p->raw = psw_xstrdup(path);
+    p->resolved = psw_xstrdup(path);
+}
+
+void psw_spec_set_model(psw_spec *spec, const char *path) {
+    psw_spec_set_path(&spec->model.path, path);
+    spec->model.is_default = strcmp(path, "default") == 0;
+    if (spec->model.is_default) {
+        free(spec->model.path.resolved);
+        spec->model.path.resolved = NULL;
+    }
+}

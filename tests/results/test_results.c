@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -271,15 +272,20 @@ static hsize_t check_file(const char *path, hsize_t want_rows, int *n_pending) {
         fx_row x;
         fx_make(&x, i);
         const float *p = probs + j * FX_EXAMPLES * FX_CHOICES;
+        int badp = 0, badc = 0;
         for (int k = 0; k < FX_EXAMPLES * FX_CHOICES; k++) {
             int ok = x.rec.probs ? same_f(p[k], x.probs[k]) : isnan(p[k]);
-            if (!ok) bad++;
+            if (!ok) badp++;
         }
         const float *c = curves + j * PSW_CURVE_POINTS;
         for (int k = 0; k < PSW_CURVE_POINTS; k++) {
             int ok = k < x.rec.n_curve ? same_f(c[k], x.curve[k]) : isnan(c[k]);
-            if (!ok) bad++;
+            if (!ok) badc++;
         }
+        if (badp || badc)
+            printf("  row %llu: %d probs and %d curve values differ\n", (unsigned long long)j,
+                   badp, badc);
+        bad += badp + badc;
     }
     CHECK(bad == 0, "%s: every value of %llu rows round-trips exactly (%d mismatches)", path,
           (unsigned long long)n, bad);
@@ -669,6 +675,44 @@ static void test_sigkill(const char *dir) {
     int pend2 = 0;
     check_file(path, n + 3, &pend2);
     CHECK(pend2 == pending, "only the old in-flight row is pending");
+
+    /* More kills at spread-out moments (during open, resume or an append), each resumed by the
+     * next writer. Row j is always fixture j: a writer appends fixture row_count. */
+    int trials = 8, opened_ok = 0;
+    for (int t = 0; t < trials; t++) {
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) {
+            psw_err e = {0};
+            psw_results *w = NULL;
+            if (psw_results_open(path, &meta, &w, &e) != PSW_OK) {
+                fprintf(stderr, "trial writer: %s\n", e.msg);
+                _exit(2);
+            }
+            for (;;)
+                if (append_fx(w, (int)psw_results_row_count(w), &e) != PSW_OK) _exit(3);
+        }
+        struct timespec ts = {0, (long)((t * 7919 % 23) + 1) * 1000000L}; /* 1..23 ms */
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &wst, 0);
+        if (WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL) opened_ok++;
+        else CHECK(0, "trial %d: writer exited on its own (%d)", t, WEXITSTATUS(wst));
+    }
+    CHECK(opened_ok == trials, "%d of %d trial writers were killed while running", opened_ok,
+          trials);
+    CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
+    if (r) {
+        int64_t rows_after = psw_results_row_count(r);
+        CHECK_OK(append_fx(r, (int)rows_after, &err), &err);
+        CHECK_OK(psw_results_close(r, &err), &err);
+        r = NULL;
+        int pend3 = 0;
+        check_file(path, (hsize_t)rows_after + 1, &pend3);
+        CHECK(pend3 <= pending + trials, "at most one torn row per kill (%d)", pend3);
+        printf("  %d more kills: %lld rows, %d pending\n", trials, (long long)rows_after + 1,
+               pend3);
+    }
     free(path);
 }
 
@@ -824,8 +868,14 @@ static void test_failed_flush(const char *dir) {
     waitpid(pid, &wst, 0);
     CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "flush under the limit failed (child %d)",
           WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    /* Precondition: the superblock records more bytes than the file has. */
     hid_t fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-    CHECK(fid < 0, "HDF5 alone refuses the torn file");
+    haddr_t eoa = 0;
+    struct stat sb;
+    CHECK(fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && stat(path, &sb) == 0 &&
+              (long long)eoa > (long long)sb.st_size,
+          "torn: file has %lld bytes, superblock records %llu", (long long)sb.st_size,
+          (unsigned long long)eoa);
     if (fid >= 0) H5Fclose(fid);
 
     CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
@@ -840,6 +890,7 @@ static void test_failed_flush(const char *dir) {
     /* Rows from here on continue the fixture at their row index. */
     for (int64_t i = n; i < n + 2; i++) CHECK_OK(append_fx(r, (int)i, &err), &err);
     CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
     int pending = 0;
     check_file(path, (hsize_t)(n + 2), &pending);
     CHECK(pending == (int)(n - 3), "torn rows read as pending (%d of %lld)", pending,

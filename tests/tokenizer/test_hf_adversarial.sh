@@ -30,10 +30,12 @@ ids_cl=$("$PSW_CLI" tokenize "$CL100K" <<< 'a<|endoftext|>b')
 
 node "$tokdir/variants.js" "$CL100K" "$corpus" "$work/var" 2>&1 >&2
 while read -r v; do
-  "$PSW_CLI" tokenize "$work/var/$v.json" < "$corpus" > "$work/v.lines" 2>"$work/v.err" ||
+  in=$corpus
+  case "$v" in probe_*) in=$work/var/probe.txt ;; esac
+  "$PSW_CLI" tokenize "$work/var/$v.json" < "$in" > "$work/v.lines" 2>"$work/v.err" ||
     { failed=$((failed + 1)); echo "FAIL variant $v: $(cat "$work/v.err")" >&2; continue; }
   check "variant $v lines" "$work/v.lines" "$work/var/$v.lines"
-  "$PSW_CLI" tokenize "$work/var/$v.json" --whole < "$corpus" > "$work/v.whole" 2>/dev/null
+  "$PSW_CLI" tokenize "$work/var/$v.json" --whole < "$in" > "$work/v.whole" 2>/dev/null
   check "variant $v whole" "$work/v.whole" "$work/var/$v.whole"
 done < "$work/var/list"
 finish

@@ -4,7 +4,8 @@
 // non-special added tokens), and the reference ids from HuggingFace tokenizers for each:
 //   node variants.js BASE_TOKENIZER.json CORPUS.txt OUTDIR
 // For each variant NAME: OUTDIR/NAME.json, OUTDIR/NAME.lines (one line of ids per corpus line)
-// and OUTDIR/NAME.whole (the ids of the whole corpus). OUTDIR/list has the names.
+// and OUTDIR/NAME.whole (the ids of the whole corpus). OUTDIR/list has the names. The probe_*
+// variants use OUTDIR/probe.txt as their corpus instead.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -115,7 +116,30 @@ for (const beh of ['Isolated', 'MergedWithPrevious', 'Contiguous']) {
   variants.added_tokens_mixed = t;
 }
 
+// Boundary probes: no merges and ByteLevel's add_prefix_space, so every piece gets its own "Ġ"
+// and the ids show where the pre-tokenizer split. Run on "a<cp>b" for a code point sample
+// (every 53rd, plus the letters and digits of Unicode 15/16 that PCRE2 10.42 does not know), they
+// compare the character classes of PCRE2 (after our rewriting) with HF's Oniguruma.
+const probes = {};
+for (const [name, re] of [['cl100k', cl100kRegex], ['L', '\\p{L}+'], ['N', '\\p{N}{1,3}'], ['d', '\\d+'],
+  ['w', '\\w+'], ['s', '\\s+(?!\\S)|\\s+'], ['class', '[\\w\\s]+|[^\\p{L}\\p{N}]']]) {
+  const t = clone();
+  t.model.merges = [];
+  t.pre_tokenizer = { type: 'Sequence', pretokenizers: [split({ Regex: re }, 'Isolated', false), byteLevel(true, false)] };
+  variants[`probe_${name}`] = t;
+  probes[`probe_${name}`] = true;
+}
+const probeText = [];
+for (let cp = 0x80; cp < 0x110000; cp += 53) if (cp < 0xd800 || cp >= 0xe000) probeText.push(`a${String.fromCodePoint(cp)}b`);
+for (const [lo, hi] of [[0x1c89, 0x1c8a], [0xa7cb, 0xa7cd], [0x105c0, 0x105f3], [0x10d40, 0x10d85], [0x11380, 0x113d3],
+  [0x116d0, 0x116e3], [0x11bc0, 0x11bf9], [0x11f00, 0x11f5a], [0x13460, 0x13470], [0x16100, 0x16139],
+  [0x1ccf0, 0x1ccf9], [0x1d2c0, 0x1d2d3], [0x1e030, 0x1e06d], [0x1e4d0, 0x1e4f9], [0x1e5d0, 0x1e5fa],
+  [0x2ebf0, 0x2ebff], [0x31350, 0x31360], [0x323a0, 0x323af], [0x897, 0x897], [0xcf3, 0xcf3], [0x180e, 0x180e]]) {
+  for (let cp = lo; cp <= hi; cp++) probeText.push(`a${String.fromCodePoint(cp)}b`, `${String.fromCodePoint(cp)}1 x${String.fromCodePoint(cp)}`);
+}
+
 fs.mkdirSync(outdir, { recursive: true });
+fs.writeFileSync(path.join(outdir, 'probe.txt'), probeText.join('\n') + '\n');
 const text = fs.readFileSync(corpus);
 const lines = [];
 for (let start = 0; start < text.length;) {
@@ -129,9 +153,10 @@ for (let start = 0; start < text.length;) {
     const file = path.join(outdir, `${name}.json`);
     fs.writeFileSync(file, JSON.stringify(t));
     const tk = Tokenizer.fromFile(file);
-    const encs = await tk.encodeBatch(lines, { addSpecialTokens: false });
+    const input = probes[name] ? probeText : lines;
+    const encs = await tk.encodeBatch(input, { addSpecialTokens: false });
     fs.writeFileSync(path.join(outdir, `${name}.lines`), encs.map((e) => e.getIds().join(' ') + '\n').join(''));
-    const whole = await tk.encode(text.toString('utf8'), null, { addSpecialTokens: false });
+    const whole = await tk.encode(probes[name] ? probeText.join('\n') + '\n' : text.toString('utf8'), null, { addSpecialTokens: false });
     fs.writeFileSync(path.join(outdir, `${name}.whole`), whole.getIds().join(' ') + '\n');
   }
   fs.writeFileSync(path.join(outdir, 'list'), Object.keys(variants).join('\n') + '\n');
