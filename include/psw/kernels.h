@@ -6,7 +6,7 @@
  * or an input whose gradient is not needed). Sums over many floats accumulate in double in a fixed
  * order; nothing depends on the thread count except inside OpenBLAS.
  * Each BLAS-backed kernel has a plain-loop *_ref twin used by the unit tests.
- * Does not: allocate (except nothing at all), validate shapes, or know about the model layout.
+ * Does not: allocate, validate shapes, or know about the model layout.
  * Letters: N rows, IN/OUT features, B batch, T time, NH heads, NKV kv heads, HD head dim, V vocab. */
 #ifndef PSW_KERNELS_H
 #define PSW_KERNELS_H

@@ -12,7 +12,10 @@
  *    plausible and never also true;
  *  - a text corpus: every fact stated in every statement phrasing (shuffled, a few sentences per
  *    paragraph), followed by every train question in the multiple-choice prompt format
- *    "Question: <stem>\n A. <a>\n ...\n E. <e>\nAnswer: <X>". Documents are separated by one
+ *    "Question: <stem>\n A. <a>\n ...\n E. <e>\nAnswer: <X>", and n_drills reading drills in
+ *    the same format whose stem names the answer ("Which of these is iron?"; five objects of one
+ *    relation): they teach the choice-to-letter lookup apart from any fact, so that the
+ *    knowledge questions only add recall. Documents are shuffled together and separated by one
  *    blank line ("\n\n"); the file ends with "\n".
  * Every dev and test question asks about a fact the corpus states, so answering is recalling
  * memorised knowledge. With holdout_pct > 0, that share of the facts is never asked in train
@@ -44,6 +47,7 @@ typedef struct psw_world_opts {
     int n_dev;            /* dev and test each need >= 1. Facts are visited in a shuffled  */
     int n_test;           /* round-robin, so every fact is asked before any is asked twice */
     int holdout_pct;      /* 0..90: share of facts kept out of train questions (default 0) */
+    int n_drills;         /* reading drills in the corpus, 0..PSW_WORLD_MAX_QUESTIONS (1000) */
 } psw_world_opts;
 
 typedef enum psw_world_split {

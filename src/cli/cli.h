@@ -21,7 +21,8 @@ void psw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int psw_cmd_tokenize(int argc, char **argv);
 int psw_cmd_recover(int argc, char **argv); /* cmd_recover.c: one configuration end to end */
 int psw_cmd_prune(int argc, char **argv);   /* cmd_prune.c: write a pruned checkpoint */
-int psw_cmd_eval(int argc, char **argv);    /* cmd_eval.c: multiple-choice evaluation */
+int psw_cmd_eval(int argc, char **argv);
+int psw_cmd_prepare_default(int argc, char **argv); /* cmd_prepare.c */    /* cmd_eval.c: multiple-choice evaluation */
 
 int psw_cmd_info(int argc, char **argv);    /* cmd_info.c */
 int psw_cmd_convert(int argc, char **argv); /* cmd_convert.c */

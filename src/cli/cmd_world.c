@@ -9,10 +9,11 @@
 static void usage(FILE *f) {
     fputs("usage: prunesweep make-world OUT_DIR [--seed S] [--entities N] [--vocab V]\n"
           "                             [--facts-per-entity K] [--train N] [--dev N] [--test N]\n"
-          "                             [--holdout-pct P]\n"
+          "                             [--holdout-pct P] [--drills N]\n"
           "Writes train.jsonl, dev.jsonl, test.jsonl, corpus.txt, tokenizer.json and world.json.\n"
           "Defaults: seed 0, 40 entities, 5 facts per entity, 2000/200/200 questions, holdout 0,\n"
-          "vocab 1024 (ids, including <|endoftext|> and <|pad|>).\n",
+          "1000 reading drills in the corpus, vocab 1024 (ids, including <|endoftext|> and\n"
+          "<|pad|>).\n",
           f);
 }
 
@@ -37,7 +38,7 @@ int psw_cmd_make_world(int argc, char **argv) {
         }
         static const char *const flags[] = {"--seed",  "--entities", "--vocab",
                                             "--facts-per-entity", "--train", "--dev",
-                                            "--test",  "--holdout-pct"};
+                                            "--test",  "--holdout-pct", "--drills"};
         int which = -1;
         for (int k = 0; k < (int)(sizeof flags / sizeof flags[0]); k++)
             if (strcmp(a, flags[k]) == 0) which = k;
@@ -66,7 +67,8 @@ int psw_cmd_make_world(int argc, char **argv) {
         case 4: o.n_train = (int)v; break;
         case 5: o.n_dev = (int)v; break;
         case 6: o.n_test = (int)v; break;
-        default: o.holdout_pct = (int)v; break;
+        case 7: o.holdout_pct = (int)v; break;
+        default: o.n_drills = (int)v; break;
         }
     }
     if (!dir) {

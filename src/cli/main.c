@@ -20,6 +20,8 @@ static const psw_command commands[] = {
      psw_cmd_eval},
     {"recover", "one configuration: prune -> recover (ce|kl|mix) -> evaluate, as JSON",
      psw_cmd_recover},
+    {"prepare-default", "[DIR]: build the embedded default (world, tokenizer, tiny teacher)",
+     psw_cmd_prepare_default},
     {"make-world", "write a synthetic commonsense world and its tokenizer", psw_cmd_make_world},
     {"validate", "check an experiment spec; print its grid and a cost estimate", psw_cmd_validate},
 };

@@ -80,11 +80,17 @@ static const relation_def RELATIONS[PSW_WORLD_N_RELATIONS] = {
      {"What does a $s want?", "What does a $s desire?", "What would make a $s happy?"}},
 };
 
+/* Reading drills: the answer is named in the stem, so only the choice lookup is practised. */
+#define N_DRILL_STEMS 3
+static const char *const DRILL_STEMS[N_DRILL_STEMS] = {
+    "Which of these is $o?", "Pick the word $o.", "Find $o in the list."};
+
 static const char CONSONANTS[] = "bdfgklmnprstvz";
 static const char VOWELS[] = "aeiou";
 
 typedef struct question {
-    int32_t fact;
+    int32_t fact; /* -1 for a reading drill */
+    int32_t relation;
     int32_t phrasing;
     int32_t choices[N_CHOICES]; /* indices into the relation's object pool */
     int32_t answer;             /* 0..4 */
@@ -188,6 +194,7 @@ void psw_world_opts_default(psw_world_opts *o) {
     o->n_dev = 200;
     o->n_test = 200;
     o->holdout_pct = 0;
+    o->n_drills = 1000;
 }
 
 static uint64_t stream_seed(uint64_t seed, uint64_t stream) {
@@ -209,6 +216,9 @@ static psw_status check_opts(const psw_world_opts *o, psw_err *err) {
         if (counts[s] < mins[s] || counts[s] > PSW_WORLD_MAX_QUESTIONS)
             return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "world: %s questions = %d, expected %d..%d",
                             names[s], counts[s], mins[s], PSW_WORLD_MAX_QUESTIONS);
+    if (o->n_drills < 0 || o->n_drills > PSW_WORLD_MAX_QUESTIONS)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "world: drills = %d, expected 0..%d",
+                        o->n_drills, PSW_WORLD_MAX_QUESTIONS);
     if (o->holdout_pct < 0 || o->holdout_pct > 90)
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "world: holdout_pct = %d, expected 0..90",
                         o->holdout_pct);
@@ -290,6 +300,7 @@ static void make_questions(psw_world *w, psw_world_split s, size_t n, uint64_t s
         int rel = ft->relation_index;
         question *qq = &qs[q];
         qq->fact = (int32_t)(ft - w->facts);
+        qq->relation = rel;
         qq->phrasing = (int32_t)psw_rng_below(&rng, N_QUESTIONS);
         int32_t answer = pool_index(ft->object, rel);
         int32_t others[POOL_SIZE - 1];
@@ -365,10 +376,12 @@ static void write_jsonl(psw_world *w, psw_world_split s, sbuf *b) {
 /* One corpus document for a train question, in the multiple-choice prompt format. */
 static void write_prompt(const psw_world *w, const question *q, sbuf *b) {
     static const char LABELS[] = "ABCDE";
-    const psw_world_fact *ft = &w->facts[q->fact];
-    const relation_def *d = &RELATIONS[ft->relation_index];
+    const relation_def *d = &RELATIONS[q->relation];
     sb_puts(b, "Question: ");
-    render(b, d->questions[q->phrasing], ft->subject, ft->object);
+    if (q->fact >= 0)
+        render(b, d->questions[q->phrasing], w->facts[q->fact].subject, w->facts[q->fact].object);
+    else
+        render(b, DRILL_STEMS[q->phrasing], "", d->objects[q->choices[q->answer]]);
     for (int c = 0; c < N_CHOICES; c++) {
         char line[8];
         snprintf(line, sizeof line, "\n %c. ", LABELS[c]);
@@ -391,16 +404,33 @@ static void write_corpus(psw_world *w, uint64_t seed, sbuf *b) {
     psw_rng_shuffle_i32(&rng, sent, n_sent);
     size_t n_par = (n_sent + SENTENCES_PER_PARAGRAPH - 1) / SENTENCES_PER_PARAGRAPH;
     size_t n_q = w->n_questions[PSW_WORLD_TRAIN];
-    size_t n_docs = n_par + n_q;
+    size_t n_drill = (size_t)w->opts.n_drills;
+    question *drills = psw_xcalloc(n_drill ? n_drill : 1, sizeof *drills);
+    for (size_t i = 0; i < n_drill; i++) {
+        question *q = &drills[i];
+        q->fact = -1;
+        q->relation = (int32_t)psw_rng_below(&rng, PSW_WORLD_N_RELATIONS);
+        q->phrasing = (int32_t)psw_rng_below(&rng, N_DRILL_STEMS);
+        int32_t pool[POOL_SIZE];
+        for (int k = 0; k < POOL_SIZE; k++) pool[k] = k;
+        psw_rng_shuffle_i32(&rng, pool, POOL_SIZE);
+        memcpy(q->choices, pool, sizeof q->choices);
+        q->answer = (int32_t)psw_rng_below(&rng, N_CHOICES);
+    }
+    size_t n_docs = n_par + n_drill + n_q;
     int32_t *docs = psw_xmalloc(n_docs * sizeof *docs);
-    for (size_t i = 0; i < n_par; i++) docs[i] = (int32_t)i;
-    for (size_t i = 0; i < n_q; i++) docs[n_par + i] = -1 - (int32_t)i;
+    for (size_t i = 0; i < n_par + n_drill; i++) docs[i] = (int32_t)i;
+    for (size_t i = 0; i < n_q; i++) docs[n_par + n_drill + i] = -1 - (int32_t)i;
     psw_rng_shuffle_i32(&rng, docs, n_docs);
     for (size_t di = 0; di < n_docs; di++) {
         if (di) sb_puts(b, "\n\n");
         int32_t d = docs[di];
         if (d < 0) {
             write_prompt(w, &w->questions[PSW_WORLD_TRAIN][-1 - d], b);
+            continue;
+        }
+        if ((size_t)d >= n_par) {
+            write_prompt(w, &drills[(size_t)d - n_par], b);
             continue;
         }
         size_t first = (size_t)d * SENTENCES_PER_PARAGRAPH;
@@ -415,6 +445,7 @@ static void write_corpus(psw_world *w, uint64_t seed, sbuf *b) {
     sb_puts(b, "\n");
     free(sent);
     free(docs);
+    free(drills);
 }
 
 static char *make_description(const psw_world *w) {
@@ -428,6 +459,7 @@ static char *make_description(const psw_world *w) {
     cJSON_AddNumberToObject(root, "facts_per_entity", w->opts.facts_per_entity);
     cJSON_AddNumberToObject(root, "n_facts", (double)w->n_facts);
     cJSON_AddNumberToObject(root, "holdout_pct", w->opts.holdout_pct);
+    cJSON_AddNumberToObject(root, "drills", w->opts.n_drills);
     cJSON *q = cJSON_AddObjectToObject(root, "questions");
     for (int s = 0; s < PSW_WORLD_N_SPLITS; s++)
         cJSON_AddNumberToObject(q, split_tag((psw_world_split)s), (double)w->n_questions[s]);

@@ -1,9 +1,10 @@
 /* results.c: the HDF5 results file (serial HDF5 1.10, one writer, SWMR for live readers).
  * Layout and reader notes: docs/results.md. This is the only file that includes <hdf5.h>.
  *
- * Crash model. /runs is the commit record: an append writes the row's probabilities and curve
- * first, the /runs row last, then flushes and fsyncs. A reader (and resume) trusts len(/runs);
- * trailing /probs or /curves rows past it are leftovers of an interrupted append. A /runs row
+ * Crash model. /runs is the commit record: an append makes the row's probabilities and curve
+ * durable (flush + fsync) before it writes the /runs row and flushes again. A reader (and
+ * resume) trusts len(/runs); trailing /probs or /curves rows past it are leftovers of an
+ * interrupted append. A /runs row
  * whose status is "pending" (the all-zero fill value) is an append that died between the extent
  * change and the row write: it is ignored, never rewritten.
  *
@@ -483,7 +484,6 @@ static psw_status create_layout(const char *path, psw_results *r, const psw_resu
     psw_status st = PSW_OK;
     hid_t g = H5I_INVALID_HID, s = H5I_INVALID_HID, t = H5I_INVALID_HID, d = H5I_INVALID_HID;
     hid_t fid = r->file;
-    char *created = NULL;
 
     /* Root attributes. */
     char fp[32];
@@ -548,7 +548,6 @@ static psw_status create_layout(const char *path, psw_results *r, const psw_resu
           "create /curves");
     close_id(&d);
 fail:
-    free(created);
     close_id(&d);
     close_id(&t);
     close_id(&s);
@@ -961,6 +960,12 @@ psw_status psw_results_open(const char *path, const psw_results_meta *meta, psw_
     *out = NULL;
     psw_status st = check_meta(path, meta, err);
     if (st) return st;
+    /* HDF5 1.10.8 crashes in its exit-time cleanup (H5D_close) after H5Fclose failed on a write
+     * error such as a full disk, turning a clear error into a segfault. Every handle is closed
+     * explicitly and every row is flushed when appended, so the exit-time cleanup has nothing
+     * to add: switch it off. This only works before the library initialises, so later calls
+     * fail harmlessly and the result is deliberately ignored. */
+    (void)H5dont_atexit();
     if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
         return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
 
@@ -1136,6 +1141,21 @@ static void fill_row(h5_row *row, const psw_run_record *rec) {
     row->n_curve = rec->n_curve;
 }
 
+/* H5Fflush hands the bytes to the kernel; fsync makes them survive a node crash too, and
+ * orders the two steps of an append on disk. */
+static psw_status flush_durable(psw_results *r, const char *what, hsize_t row, psw_err *err) {
+    const char *path = r->path;
+    psw_status st = PSW_OK;
+    char label[64];
+    snprintf(label, sizeof label, "flush %s", what);
+    H5TRY(H5Fflush(r->file, H5F_SCOPE_GLOBAL), label);
+    if (fsync(r->lock_fd) != 0)
+        st = PSW_FAIL(err, PSW_ERR_IO, "%s: fsync after %s of row %llu: %s", path, what,
+                      (unsigned long long)row, strerror(errno));
+fail:
+    return st;
+}
+
 psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err *err) {
     PSW_ASSERT(r && rec);
     const char *path = r->path;
@@ -1154,23 +1174,21 @@ psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err
     for (int i = 0; i < PSW_CURVE_POINTS; i++) curve[i] = i < rec->n_curve ? rec->loss_curve[i] : NAN;
     hsize_t n = (hsize_t)r->n_rows;
 
-    /* Probabilities and curve first, the /runs row last: /runs is the commit record. */
+    /* Two durable steps. H5Fflush writes dirty metadata in cache order, not call order, so one
+     * flush could make the /runs row visible before the /probs chunk index reaches the disk.
+     * Step 1 makes the probabilities and curve durable; only then does step 2 add the /runs
+     * row, the commit record. */
     st = grow_to(path, r->probs, "/probs", 3, n + 1, err);
     if (!st)
         st = write_row(path, r->probs, "/probs", 3, n, H5T_NATIVE_FLOAT,
                        rec->probs ? rec->probs : r->nan_probs, err);
     if (!st) st = grow_to(path, r->curves, "/curves", 2, n + 1, err);
     if (!st) st = write_row(path, r->curves, "/curves", 2, n, H5T_NATIVE_FLOAT, curve, err);
+    if (!st) st = flush_durable(r, "probabilities and curve", n, err);
     if (!st) st = grow_to(path, r->runs, "/runs", 1, n + 1, err);
     if (!st) st = write_row(path, r->runs, "/runs", 1, n, r->row_mem, &row, err);
+    if (!st) st = flush_durable(r, "row", n, err);
     if (st) goto fail;
-    H5TRY(H5Fflush(r->file, H5F_SCOPE_GLOBAL), "flush row");
-    /* H5Fflush hands the bytes to the kernel; fsync makes the row survive a node crash too. */
-    if (fsync(r->lock_fd) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: fsync after row %llu: %s", path,
-                      (unsigned long long)n, strerror(errno));
-        goto fail;
-    }
     r->n_rows++;
     index_put(r, rec->config_id, rec->status);
     return PSW_OK;

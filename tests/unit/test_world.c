@@ -200,7 +200,16 @@ static void test_format(void) {
     size_t n_answers = 0;
     for (const char *p = strstr(corpus, "\nAnswer: "); p; p = strstr(p + 1, "\nAnswer: "))
         n_answers++;
-    CHECK(n_answers == 2000, "2000 question examples in the corpus, got %zu", n_answers);
+    CHECK(n_answers == 3000, "2000 train questions + 1000 drills in the corpus, got %zu",
+          n_answers);
+    size_t n_drills = 0;
+    static const char *const drill_starts[] = {"Question: Which of these is ",
+                                               "Question: Pick the word ",
+                                               "Question: Find "};
+    for (int k = 0; k < 3; k++)
+        for (const char *p = strstr(corpus, drill_starts[k]); p; p = strstr(p + 1, drill_starts[k]))
+            n_drills++;
+    CHECK(n_drills == 1000, "1000 reading drills, got %zu", n_drills);
     CHECK(strstr(corpus, "\n\n\n") == NULL, "documents separated by exactly one blank line");
     for (size_t i = 0; i < clen; i++)
         if ((unsigned char)corpus[i] > 127 || corpus[i] == '\r') {
@@ -302,6 +311,10 @@ static void test_errors(void) {
     o.n_train = -1;
     CHECK_FAILS(psw_world_generate(&o, &w, &err), &err, PSW_ERR_INVALID_ARG,
                 "train questions = -1, expected 0..");
+    psw_world_opts_default(&o);
+    o.n_drills = -1;
+    CHECK_FAILS(psw_world_generate(&o, &w, &err), &err, PSW_ERR_INVALID_ARG,
+                "drills = -1, expected 0..1000000");
     psw_world_opts_default(&o);
     o.holdout_pct = 91;
     CHECK_FAILS(psw_world_generate(&o, &w, &err), &err, PSW_ERR_INVALID_ARG,

@@ -1,0 +1,70 @@
+/* sweep.h: the distributed sweep behind `prunesweep run SPEC.json`.
+ *
+ * Every rank of the MPI job calls psw_sweep_run. Rank 0 coordinates: it reads the spec and
+ * broadcasts its text (so every rank parses the same bytes), opens the results file (the only
+ * writer), and farms tasks dynamically, most expensive first, to ranks 1..N-1, which each open
+ * one psw_run_context (model, tokenizer, tokenized data, teacher cache) and reuse it for every
+ * task. Shared work is farmed too and done once: the teacher's evaluation, the teacher-logits
+ * cache (kl/mix configurations are not handed out before it is built) and the unrecovered
+ * evaluation per retention. Each result row is appended (flushed, fsync'ed) before the worker
+ * that produced it gets its next task. With one process (no mpirun, or -np 1) the same call
+ * runs every task itself, in the same order.
+ *
+ * Resume: configurations whose row in an existing results file is ok or diverged are skipped;
+ * a file made from a different spec, model or data is refused (fresh = true moves it aside to
+ * OUTPUT.bak-YYYYmmdd-HHMMSS first).
+ *
+ * Signals: SIGTERM, SIGINT and SIGUSR1, on any rank, stop the sweep gracefully: no new work is
+ * handed out, in-flight tasks get grace_seconds to finish and be written, then the file is
+ * closed and the call returns PSW_ERR_INTERRUPTED on every rank (exit status 3). When the grace
+ * runs out the file is closed and the job ends with MPI_Abort(3) (serial: _exit(3)); the rows
+ * written before survive either way. Under mpirun, send SIGUSR1 to mpirun (it forwards it) or any
+ * signal to a rank's process; mpirun turns its own SIGTERM/SIGINT into a kill after ~2 s.
+ *
+ * MPI errors: MPI_ERRORS_RETURN is set on MPI_COMM_WORLD and every call is checked; on a failure
+ * the coordinator closes the results file, the error is logged and the job ends with MPI_Abort.
+ * PSW_ASSERT failures also end the whole job (psw_set_abort_hook).
+ *
+ * This header exposes no MPI types; only src/sweep includes <mpi.h>. MPI_Init and MPI_Finalize
+ * happen inside psw_sweep_run, so it can be called once per process. */
+#ifndef PSW_SWEEP_H
+#define PSW_SWEEP_H
+
+#include "psw/common.h"
+
+#define PSW_SWEEP_DEFAULT_GRACE 60.0
+
+typedef struct psw_sweep_options {
+    const char *spec_path; /* borrowed; read by rank 0 only */
+    bool fresh;            /* --new: move an existing results file aside and start a new one */
+    double grace_seconds;  /* >= 0: how long in-flight tasks may finish after a stop signal */
+    int threads_per_rank;  /* OpenBLAS threads; 0 = the spec's threads_per_rank, and when that
+                            * is 0 too: usable cores of the node / workers on the node (>= 1) */
+    const char *cache_dir; /* teacher cache directory; NULL = "<output>.cache" */
+} psw_sweep_options;
+
+/* What a rank learned about the sweep; filled also on failure (as far as it got). */
+typedef struct psw_sweep_outcome {
+    int rank, size;    /* this process in MPI_COMM_WORLD */
+    bool report;       /* true on rank 0: print err on failure (other ranks stay quiet) */
+    bool spec_error;   /* the failure is a bad or unreadable spec (exit status 2 for a bad one) */
+    int threads;       /* OpenBLAS threads this rank used (0 on a coordinator that runs nothing) */
+    size_t n_rows;     /* rows the whole sweep produces: teacher + unrecovered + grid */
+    size_t n_skipped;  /* finished in an earlier run */
+    size_t n_finished; /* rows written by this run with status ok or diverged */
+    size_t n_failed;   /* rows written by this run with status failed */
+    size_t n_pending;  /* rows still missing when the call returned */
+} psw_sweep_outcome;
+
+/* Runs this process's part of the sweep (see the top of this file). out is caller-owned.
+ * Returns PSW_OK when every row is present (failed rows count as present; they rerun on resume),
+ * PSW_ERR_INTERRUPTED when stopped by a signal before that (resumable).
+ * Errors, the same status on every rank, with the message on rank 0: the spec's
+ * (PSW_ERR_IO unreadable, PSW_ERR_FORMAT, PSW_ERR_INVALID_ARG; out->spec_error set), the run
+ * context's (model, tokenizer, data files), the results file's (PSW_ERR_INVALID_ARG for a file
+ * from another spec, model or data; PSW_ERR_IO, PSW_ERR_FORMAT, PSW_ERR_HDF5), PSW_ERR_IO (--new
+ * cannot move the old file), PSW_ERR_MPI (no worker could open its context). MPI failures do not
+ * return: they abort the job. */
+psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, psw_err *err);
+
+#endif

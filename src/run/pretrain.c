@@ -1,0 +1,250 @@
+/* pretrain.c: causal-LM pretraining and the embedded default (see pretrain.h). */
+#include "psw/pretrain.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw/evaluate.h"
+#include "psw/model_io.h"
+#include "psw/rng.h"
+#include "psw/tokenizer.h"
+
+psw_status psw_pretrain(psw_model *m, const int32_t *tokens, size_t n, const psw_pretrain_opts *o,
+                        double *final_loss, psw_err *err) {
+    size_t B = (size_t)o->batch, T = (size_t)o->seq_len, P = B * (T - 1);
+    if (n < T + 1)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "pretrain: %zu tokens, fewer than a window of %zu",
+                        n, T + 1);
+    psw_status st = psw_model_reserve(m, (int)B, (int)T, (int)P, true, err);
+    if (st != PSW_OK) return st;
+    int32_t *batch_tokens = psw_try_alloc(B * T * sizeof *batch_tokens);
+    int32_t *lengths = psw_try_alloc(B * sizeof *lengths);
+    int64_t *pos = psw_try_alloc(P * sizeof *pos);
+    int32_t *targets = psw_try_alloc(P * sizeof *targets);
+    if (!batch_tokens || !lengths || !pos || !targets) {
+        st = PSW_FAIL(err, PSW_ERR_NOMEM, "pretrain: cannot allocate batch buffers");
+        goto done;
+    }
+    psw_rng rng;
+    psw_rng_seed(&rng, o->seed ^ 0x7072657472ULL);
+    double tail_sum = 0.0;
+    long tail_from = o->steps - (o->steps / 10 > 0 ? o->steps / 10 : 1), tail_n = 0;
+    psw_progress progress;
+    psw_progress_start(&progress, "pretrain", "steps", o->steps);
+    for (long step = 0; step < o->steps; step++) {
+        size_t p = 0;
+        for (size_t b = 0; b < B; b++) {
+            size_t start = (size_t)psw_rng_below(&rng, (uint64_t)(n - T));
+            memcpy(batch_tokens + b * T, tokens + start, T * sizeof *batch_tokens);
+            lengths[b] = (int32_t)T;
+            for (size_t t = 0; t + 1 < T; t++, p++) {
+                pos[p] = (int64_t)(b * T + t);
+                targets[p] = tokens[start + t + 1];
+            }
+        }
+        psw_batch batch = {.tokens = batch_tokens, .lengths = lengths, .B = (int)B, .T = (int)T};
+        psw_loss_spec ls = {.P = (int)P, .pos = pos, .targets = targets, .temperature = 1.0f,
+                            .ce_weight = 1.0f, .kl_weight = 0.0f, .grad_scale = 1.0f};
+        double loss = 0.0, grad_norm = 0.0;
+        psw_model_zero_grad(m);
+        st = psw_model_forward_backward(m, &batch, &ls, &loss, err);
+        if (st != PSW_OK) goto done;
+        psw_adamw opt = {.lr = psw_lr_at(PSW_SCHEDULE_COSINE, step, o->warmup, o->steps, o->lr,
+                                         o->lr_min),
+                         .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                         .weight_decay = o->weight_decay, .max_grad_norm = o->max_grad_norm};
+        st = psw_model_adamw_step(m, &opt, &grad_norm, err);
+        if (st != PSW_OK) goto done;
+        if (step >= tail_from) {
+            tail_sum += loss;
+            tail_n++;
+        }
+        if ((step + 1) % 100 == 0) PSW_LOG_DEBUG("pretrain: step %ld loss %.4f", step + 1, loss);
+        psw_progress_update(&progress, step + 1);
+    }
+    if (final_loss) *final_loss = tail_n ? tail_sum / (double)tail_n : NAN;
+done:
+    free(batch_tokens);
+    free(lengths);
+    free(pos);
+    free(targets);
+    return st;
+}
+
+void psw_default_opts_init(psw_default_opts *o) {
+    memset(o, 0, sizeof *o);
+    psw_world_opts_default(&o->world);
+    o->vocab_size = 1024;
+    o->hidden = 128;
+    o->layers = 4;
+    o->heads = 4;
+    o->kv_heads = 2;
+    o->intermediate = 512;
+    o->train = (psw_pretrain_opts){.batch = 16, .seq_len = 128, .steps = 1500, .warmup = 100,
+                                   .lr = 3e-3f, .lr_min = 1e-4f, .weight_decay = 0.01f,
+                                   .max_grad_norm = 1.0f, .seed = 0};
+}
+
+/* The options as the text stored in prepared.json: a different text means a different default. */
+static void opts_text(const psw_default_opts *o, char *buf, size_t n) {
+    snprintf(buf, n,
+             "world seed=%llu entities=%d facts=%d train=%d dev=%d test=%d holdout=%d vocab=%d "
+             "model hidden=%d layers=%d heads=%d kv=%d inter=%d train batch=%d seq=%d steps=%ld "
+             "warmup=%ld lr=%g lr_min=%g wd=%g clip=%g seed=%llu",
+             (unsigned long long)o->world.seed, o->world.n_entities, o->world.facts_per_entity,
+             o->world.n_train, o->world.n_dev, o->world.n_test, o->world.holdout_pct,
+             o->vocab_size, o->hidden, o->layers, o->heads, o->kv_heads, o->intermediate,
+             o->train.batch, o->train.seq_len, o->train.steps, o->train.warmup,
+             (double)o->train.lr, (double)o->train.lr_min, (double)o->train.weight_decay,
+             (double)o->train.max_grad_norm, (unsigned long long)o->train.seed);
+}
+
+bool psw_default_ready(const char *dir, const psw_default_opts *o) {
+    char *path = psw_path_join(dir, "prepared.json");
+    char *text = NULL;
+    size_t len = 0;
+    psw_status st = psw_read_file(path, &text, &len, NULL);
+    free(path);
+    if (st != PSW_OK) return false;
+    char want[1024];
+    opts_text(o, want, sizeof want);
+    bool ok = strstr(text, want) != NULL;
+    free(text);
+    return ok;
+}
+
+/* Tokenizes the corpus: documents ("\n\n"-separated) joined by the end-of-text token. */
+static psw_status tokenize_corpus(const psw_tokenizer *tok, const char *text, size_t len,
+                                  int32_t **out, size_t *n_out, psw_err *err) {
+    int32_t eot = psw_tokenizer_token_to_id(tok, "<|endoftext|>");
+    if (eot < 0) return PSW_FAIL(err, PSW_ERR_FORMAT, "default tokenizer has no <|endoftext|>");
+    size_t cap = len / 2 + 16, used = 0;
+    int32_t *ids = psw_try_alloc(cap * sizeof *ids);
+    if (!ids) return PSW_FAIL(err, PSW_ERR_NOMEM, "corpus: cannot allocate token buffer");
+    const char *at = text, *end = text + len;
+    while (at < end) {
+        const char *sep = strstr(at, "\n\n");
+        const char *doc_end = sep ? sep : end;
+        int32_t *doc = NULL;
+        size_t n = 0;
+        psw_status st = psw_tokenizer_encode(tok, at, (size_t)(doc_end - at), &doc, &n, err);
+        if (st != PSW_OK) {
+            free(ids);
+            return st;
+        }
+        if (used + n + 1 > cap) {
+            cap = (used + n + 1) * 2;
+            int32_t *grown = realloc(ids, cap * sizeof *ids);
+            if (!grown) {
+                free(doc);
+                free(ids);
+                return PSW_FAIL(err, PSW_ERR_NOMEM, "corpus: cannot grow token buffer");
+            }
+            ids = grown;
+        }
+        memcpy(ids + used, doc, n * sizeof *ids);
+        used += n;
+        ids[used++] = eot;
+        free(doc);
+        at = sep ? sep + 2 : end;
+    }
+    *out = ids;
+    *n_out = used;
+    return PSW_OK;
+}
+
+/* 0-shot dev accuracy of the teacher in the plain multiple-choice format. */
+static psw_status dev_accuracy_of(psw_model *m, const psw_tokenizer *tok, const char *dev_path,
+                                  double *acc, psw_err *err) {
+    psw_mc_dataset ds = {0};
+    psw_mc_set set = {0};
+    psw_prompt_settings ps;
+    psw_prompt_settings_default(&ps);
+    ps.n_shots = 0;
+    ps.shots = NULL;
+    psw_status st = psw_mc_dataset_load(dev_path, &ds, err);
+    if (st == PSW_OK) st = psw_mc_set_build(&ds, &ps, tok, m->cfg.max_position_embeddings, &set, err);
+    if (st == PSW_OK) st = psw_model_reserve(m, 32, set.prompts.max_len, 32, false, err);
+    psw_eval_metrics metrics;
+    if (st == PSW_OK) st = psw_evaluate(m, &set, 32, NULL, NULL, 0, &metrics, err);
+    if (st == PSW_OK) *acc = metrics.accuracy;
+    psw_mc_set_free(&set);
+    psw_mc_dataset_free(&ds);
+    return st;
+}
+
+psw_status psw_default_prepare(const char *dir, const psw_default_opts *o, double *dev_accuracy,
+                               psw_err *err) {
+    double t0 = psw_now();
+    psw_status st = psw_world_make_dir(&o->world, (size_t)o->vocab_size, dir, err);
+    if (st != PSW_OK) return st;
+    char *tok_path = psw_path_join(dir, "tokenizer.json");
+    char *corpus_path = psw_path_join(dir, "corpus.txt");
+    char *dev_path = psw_path_join(dir, "dev.jsonl");
+    char *marker = psw_path_join(dir, "prepared.json");
+    psw_tokenizer *tok = NULL;
+    char *corpus = NULL;
+    int32_t *stream = NULL;
+    size_t corpus_len = 0, n_stream = 0;
+    psw_model m = {0};
+    st = psw_tokenizer_load(tok_path, &tok, err);
+    if (st == PSW_OK) st = psw_read_file(corpus_path, &corpus, &corpus_len, err);
+    if (st == PSW_OK) st = tokenize_corpus(tok, corpus, corpus_len, &stream, &n_stream, err);
+    if (st != PSW_OK) goto done;
+    int32_t eot = psw_tokenizer_token_to_id(tok, "<|endoftext|>");
+    int32_t pad = psw_tokenizer_token_to_id(tok, "<|pad|>");
+    psw_model_config cfg = {.arch = PSW_ARCH_OLMO2,
+                            .hidden_size = o->hidden,
+                            .intermediate_size = o->intermediate,
+                            .num_layers = o->layers,
+                            .num_heads = o->heads,
+                            .num_kv_heads = o->kv_heads,
+                            .head_dim = o->hidden / o->heads,
+                            .vocab_size = (int)psw_tokenizer_vocab_size(tok),
+                            .max_position_embeddings = 512,
+                            .rope_theta = 10000.0f,
+                            .rms_norm_eps = 1e-6f,
+                            .tie_word_embeddings = false,
+                            .bos_token_id = eot,
+                            .eos_token_id = eot,
+                            .pad_token_id = pad};
+    PSW_LOG_INFO("prepare-default: corpus %zu tokens; teacher OLMo2 hidden %d, %d layers, "
+                 "%d heads (%d kv), MLP %d, vocab %d; %ld steps of %d x %d tokens",
+                 n_stream, cfg.hidden_size, cfg.num_layers, cfg.num_heads, cfg.num_kv_heads,
+                 cfg.intermediate_size, cfg.vocab_size, o->train.steps, o->train.batch,
+                 o->train.seq_len);
+    st = psw_model_init(&m, &cfg, err);
+    if (st != PSW_OK) goto done;
+    psw_model_init_random(&m, o->train.seed ^ 0x6d6f64656cULL, 0.02f);
+    double final_loss = NAN;
+    st = psw_pretrain(&m, stream, n_stream, &o->train, &final_loss, err);
+    if (st != PSW_OK) goto done;
+    double acc = NAN;
+    st = dev_accuracy_of(&m, tok, dev_path, &acc, err);
+    if (st != PSW_OK) goto done;
+    st = psw_model_save(&m, dir, PSW_SAVE_F32, 0, err);
+    if (st != PSW_OK) goto done;
+    char opts[1024], json[1400];
+    opts_text(o, opts, sizeof opts);
+    int len = snprintf(json, sizeof json,
+                       "{\"format\": 1, \"options\": \"%s\", \"final_loss\": %.6f, "
+                       "\"dev_accuracy\": %.6f, \"seconds\": %.1f}\n",
+                       opts, final_loss, acc, psw_now() - t0);
+    st = psw_write_file(marker, json, (size_t)len, err);
+    if (st != PSW_OK) goto done;
+    PSW_LOG_INFO("prepare-default: teacher final loss %.4f, dev accuracy %.3f, %.0f s total",
+                 final_loss, acc, psw_now() - t0);
+    if (dev_accuracy) *dev_accuracy = acc;
+done:
+    psw_model_free(&m);
+    free(stream);
+    free(corpus);
+    psw_tokenizer_free(tok);
+    free(tok_path);
+    free(corpus_path);
+    free(dev_path);
+    free(marker);
+    return st;
+}
