@@ -18,7 +18,8 @@
 void psw_mc_length_order(const psw_mc_prompts *p, int32_t *order);
 
 /* Scores every example of p (gold: (n) or NULL for none) into scores[n].
- * Errors: those of psw_model_forward and psw_choice_scores_from_logits, PSW_ERR_NOMEM. */
+ * Errors: PSW_ERR_INVALID_ARG (eval_batch < 1), those of psw_model_forward and
+ * psw_choice_scores_from_logits, PSW_ERR_NOMEM. */
 psw_status psw_evaluate_scores(psw_model *m, const psw_mc_prompts *p, const int32_t *gold,
                                int eval_batch, psw_choice_scores *scores, psw_err *err);
 

@@ -30,6 +30,10 @@ typedef struct psw_default_opts {
     int vocab_size;      /* BPE target size */
     int hidden, layers, heads, kv_heads, intermediate;
     psw_pretrain_opts train;
+    /* Then supervised fine-tuning on the train questions (0-shot prompt, CE of the gold letter),
+     * as OLMo2-SFT is an SFT of its base: sft_epochs passes, micro-batches of sft_batch. */
+    int sft_epochs, sft_batch;
+    float sft_lr;
 } psw_default_opts;
 
 void psw_default_opts_init(psw_default_opts *o);

@@ -36,7 +36,8 @@ typedef struct psw_prune_report {
     double retention_mlp, retention_nonembed, retention_total;
 } psw_prune_report;
 
-/* Neurons kept per layer for retention r in (0, 1]: round(r * H), at least 1. */
+/* Neurons kept per layer for retention r in (0, 1]: round(r * H) with halves rounding up
+ * (r * H within 1e-9 of x.5 counts as x.5, so decimal retentions behave as written), at least 1. */
 int psw_prune_keep_count(int H, double retention);
 
 /* Scores (L, H) for every neuron. scores is caller-owned. */

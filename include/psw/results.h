@@ -65,8 +65,10 @@ int64_t psw_results_row_count(const psw_results *r);
  * rec is borrowed. rec->probs, when not NULL, must be (meta.n_examples, meta.n_choices).
  * Errors: PSW_ERR_INVALID_ARG (enum out of range, n_curve > PSW_CURVE_POINTS, probs shape differs
  * from the file's, message or host not NUL-terminated), PSW_ERR_IO (disk full, write error),
- * PSW_ERR_HDF5. After an I/O or HDF5 failure the handle refuses further appends (the rows written
- * before stay intact); close it and resume. */
+ * PSW_ERR_HDF5. Before writing, the free space and RLIMIT_FSIZE are checked against a generous
+ * bound (~1 MiB + one chunk per dataset): a shortfall is PSW_ERR_IO "disk full: ..." with nothing
+ * written and the handle still usable. After a failure while writing, the handle refuses further
+ * appends (the rows written before stay intact); close it and resume. */
 psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err *err);
 
 /* Status of the latest row for config_id, or PSW_RUN_PENDING when it has no row. Cannot fail. */
@@ -79,5 +81,29 @@ psw_status psw_results_finished(const psw_results *r, uint64_t **ids, size_t *n,
 /* Flushes and closes everything and frees r (NULL is fine). Returns the first failure, but always
  * releases r. Errors: PSW_ERR_IO, PSW_ERR_HDF5. */
 psw_status psw_results_close(psw_results *r, psw_err *err);
+
+/* ---- reading (src/results/results_read.c) ---- */
+
+/* What a results file holds, read once: the root attributes and every committed /runs row. */
+typedef struct psw_results_snapshot {
+    char *spec_json;         /* owned: the normalised spec the file was made from */
+    char *program_version;   /* owned; NULL when absent */
+    char *model_fingerprint; /* owned; NULL when absent */
+    char *data_fingerprint;  /* owned; NULL when absent */
+    int64_t expected_rows;   /* informational; 0 when absent */
+    int32_t n_examples, n_choices; /* axes 1 and 2 of /probs */
+    psw_run_record *rows;    /* (n_rows) owned, in file (finish) order; pending rows dropped;
+                              * probs and loss_curve are NULL, n_examples/n_choices as above */
+    size_t n_rows;
+} psw_results_snapshot;
+
+/* Reads a results file without modifying it, opened in SWMR-read mode (works while a sweep is
+ * writing it and after its writer was killed). On success out is owned by the caller
+ * (psw_results_snapshot_free); on failure it holds nothing.
+ * Errors: PSW_ERR_IO (missing or unreadable), PSW_ERR_FORMAT (not HDF5, not a prunesweep results
+ * file, damaged), PSW_ERR_HDF5, PSW_ERR_NOMEM. */
+psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err *err);
+/* Frees what the snapshot owns and zeroes it; NULL and a zeroed snapshot are fine. */
+void psw_results_snapshot_free(psw_results_snapshot *s);
 
 #endif

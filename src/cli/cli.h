@@ -32,4 +32,8 @@ int psw_cmd_generate(int argc, char **argv); /* cmd_generate.c: greedy continuat
 int psw_cmd_make_world(int argc, char **argv);
 int psw_cmd_validate(int argc, char **argv); /* cmd_validate.c: check an experiment spec */
 
+int psw_cmd_run(int argc, char **argv);    /* cmd_run.c: the (MPI) sweep */
+int psw_cmd_status(int argc, char **argv); /* cmd_status.c: progress and summary of results */
+int psw_cmd_plan(int argc, char **argv);   /* cmd_plan.c: memory and time of a sweep layout */
+
 #endif

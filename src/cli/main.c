@@ -24,6 +24,9 @@ static const psw_command commands[] = {
      psw_cmd_prepare_default},
     {"make-world", "write a synthetic commonsense world and its tokenizer", psw_cmd_make_world},
     {"validate", "check an experiment spec; print its grid and a cost estimate", psw_cmd_validate},
+    {"run", "run an experiment spec's sweep (under mpirun: rank 0 coordinates)", psw_cmd_run},
+    {"status", "progress and mean +- std table of a results file", psw_cmd_status},
+    {"plan", "memory per rank and estimated time of a sweep on a cluster layout", psw_cmd_plan},
 };
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 

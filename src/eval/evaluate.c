@@ -32,6 +32,9 @@ psw_status psw_evaluate_scores(psw_model *m, const psw_mc_prompts *p, const int3
                                int eval_batch, psw_choice_scores *scores, psw_err *err) {
     size_t n = p->n, V = (size_t)m->cfg.vocab_size;
     int T = p->max_len;
+    if (eval_batch < 1)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "evaluate: eval_batch %d must be >= 1",
+                        eval_batch);
     psw_status st = PSW_OK;
     int32_t *order = psw_try_alloc(n * sizeof *order);
     int32_t *tokens = psw_try_alloc((size_t)eval_batch * (size_t)T * sizeof *tokens);

@@ -3,20 +3,37 @@
 #include <string.h>
 
 #include "psw/kernels.h"
+#include "kernels/vecmath.h"
 
+PSW_VEC_CLONES
 void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + psw_vexpf(-g)) * up[i];
     }
 }
 
+/* One loop per case, so that no loop carries a NULL test per element (which would keep it
+ * from vectorising). */
+PSW_VEC_CLONES
 void psw_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
                          const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float g = gate[i], s = 1.0f / (1.0f + expf(-g));
-        if (dgate) dgate[i] += dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
-        if (dup) dup[i] += dout[i] * g * s;
+    if (dgate && dup) {
+        for (size_t i = 0; i < n; i++) {
+            float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g)), d = dout[i];
+            dgate[i] += d * up[i] * s * (1.0f + g * (1.0f - s));
+            dup[i] += d * g * s;
+        }
+    } else if (dgate) {
+        for (size_t i = 0; i < n; i++) {
+            float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g));
+            dgate[i] += dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
+        }
+    } else if (dup) {
+        for (size_t i = 0; i < n; i++) {
+            float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g));
+            dup[i] += dout[i] * g * s;
+        }
     }
 }
 
@@ -42,42 +59,139 @@ void psw_embedding_backward(float *dembed, const float *dout, const int32_t *tok
         }
 }
 
+/* Maximum of x[0..n) in PSW_LANES running maxima (max is exact, so the grouping does not
+ * change the result). */
+PSW_VEC_CLONES
+static float row_max(const float *x, int n) {
+    float m[PSW_LANES];
+    for (int j = 0; j < PSW_LANES; j++) m[j] = x[0];
+    int i = 0;
+    for (; i + PSW_LANES <= n; i += PSW_LANES)
+        for (int j = 0; j < PSW_LANES; j++) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    for (; i < n; i++) m[0] = x[i] > m[0] ? x[i] : m[0];
+    float r = m[0];
+    for (int j = 1; j < PSW_LANES; j++) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+/* sum_i exp((x[i] - shift) * scale) in double: PSW_LANES partial sums, combined in a fixed
+ * order. */
+PSW_VEC_CLONES
+static double sum_exp(const float *x, float shift, float scale, int n) {
+    double acc[PSW_LANES] = {0};
+    int i = 0;
+    for (; i + PSW_LANES <= n; i += PSW_LANES)
+        for (int j = 0; j < PSW_LANES; j++) acc[j] += (double)psw_vexpf((x[i + j] - shift) * scale);
+    for (; i < n; i++) acc[0] += (double)psw_vexpf((x[i] - shift) * scale);
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* CE gradient without the -1 at the target: d[i] = gscale * (ce_w * softmax_i). Two copies of
+ * the loop: in place (d == z, the usual case) and into a separate row, so that neither needs a
+ * runtime overlap check to vectorise. */
+PSW_VEC_CLONES
+static void ce_grad_inplace(float *z, int V, float mz, float lz, float ce_w, float gscale) {
+    for (int i = 0; i < V; i++) z[i] = gscale * (ce_w * psw_vexpf((z[i] - mz) - lz));
+}
+PSW_VEC_CLONES
+static void ce_grad(float *restrict d, const float *restrict z, int V, float mz, float lz,
+                    float ce_w, float gscale) {
+    for (int i = 0; i < V; i++) d[i] = gscale * (ce_w * psw_vexpf((z[i] - mz) - lz));
+}
+
+/* One element of the KL term: adds pt * (log pt - log ps) to *kl and returns the gradient of
+ * the KL part (kl_w * T * (ps - pt)). Student and teacher log-probs use the same expression,
+ * so identical logits give exactly zero loss and gradient. */
+static inline float kl_elem(float z, float t, float mz, float mt, float invT, float lzT, float ltT,
+                            float klT, double *kl) {
+    float lps = (z - mz) * invT - lzT, lpt = (t - mt) * invT - ltT;
+    float ps = psw_vexpf(lps), pt = psw_vexpf(lpt);
+    *kl += pt > 0.0f ? (double)pt * ((double)lpt - (double)lps) : 0.0;
+    return klT * (ps - pt);
+}
+
+/* The KL pass over a row: returns sum pt (log pt - log ps), in PSW_LANES partial sums (lane
+ * i % PSW_LANES) whichever variant runs, so loss and training passes agree to the bit. The
+ * gradient variants also write d[i] = gscale * (ce_w * softmax_i + kl gradient), the CE target's
+ * -1 left to the caller; one copy works in place (d == z), one on separate rows, so that
+ * neither needs a runtime overlap check to vectorise. */
+#define KL_LANE_LOOP(BODY)                                                                          \
+    double acc[PSW_LANES] = {0};                                                                   \
+    int i = 0;                                                                                     \
+    for (; i + PSW_LANES <= V; i += PSW_LANES)                                                     \
+        for (int j = 0; j < PSW_LANES; j++) {                                                      \
+            int k = i + j;                                                                         \
+            double *a = &acc[j];                                                                   \
+            BODY;                                                                                  \
+        }                                                                                          \
+    for (int k = i; k < V; k++) {                                                                  \
+        double *a = &acc[k % PSW_LANES];                                                           \
+        BODY;                                                                                      \
+    }                                                                                              \
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+#define KL_GRAD(dst, src)                                                                          \
+    do {                                                                                           \
+        float zi = src[k];                                                                         \
+        float g = ce_w != 0.0f ? ce_w * psw_vexpf((zi - mz) - lz) : 0.0f;                          \
+        g += kl_elem(zi, t[k], mz, mt, invT, lzT, ltT, klT, a);                                    \
+        dst[k] = gscale * g;                                                                       \
+    } while (0)
+
+PSW_VEC_CLONES
+static double kl_sum(const float *restrict z, const float *restrict t, int V, float mz, float mt,
+                     float invT, float lzT, float ltT) {
+    KL_LANE_LOOP((void)kl_elem(z[k], t[k], mz, mt, invT, lzT, ltT, 0.0f, a));
+}
+PSW_VEC_CLONES
+static double kl_grad_inplace(float *z, const float *restrict t, int V, float mz, float mt,
+                              float invT, float lz, float lzT, float ltT, float ce_w, float klT,
+                              float gscale) {
+    KL_LANE_LOOP(KL_GRAD(z, z));
+}
+PSW_VEC_CLONES
+static double kl_grad(float *restrict d, const float *restrict z, const float *restrict t, int V,
+                      float mz, float mt, float invT, float lz, float lzT, float ltT, float ce_w,
+                      float klT, float gscale) {
+    KL_LANE_LOOP(KL_GRAD(d, z));
+}
+
 double psw_loss_row(float *dlogits, const float *logits, int target, const float *teacher, int V,
                     float ce_w, float kl_w, float temperature, float gscale) {
     const int ce = target >= 0, kl = teacher != NULL;
     const float invT = kl ? 1.0f / temperature : 1.0f;
-    float mz = logits[0], mt = kl ? teacher[0] : 0.0f;
-    for (int i = 1; i < V; i++)
-        if (logits[i] > mz) mz = logits[i];
-    if (kl)
-        for (int i = 1; i < V; i++)
-            if (teacher[i] > mt) mt = teacher[i];
-    double sz = 0.0, szT = 0.0, stT = 0.0;
-    for (int i = 0; i < V; i++) {
-        float a = logits[i] - mz;
-        if (ce) sz += expf(a);
-        if (kl) {
-            szT += expf(a * invT);
-            stT += expf((teacher[i] - mt) * invT);
-        }
-    }
+    float mz = row_max(logits, V), mt = kl ? row_max(teacher, V) : 0.0f;
+    double sz = ce ? sum_exp(logits, mz, 1.0f, V) : 0.0;
+    double szT = kl ? sum_exp(logits, mz, invT, V) : 0.0;
+    double stT = kl ? sum_exp(teacher, mt, invT, V) : 0.0;
     /* Log-normalisers relative to the row maxima. */
     float lz = ce ? (float)log(sz) : 0.0f;
     float lzT = kl ? (float)log(szT) : 0.0f, ltT = kl ? (float)log(stT) : 0.0f;
-    double loss_ce = ce ? (double)lz - (double)(logits[target] - mz) : 0.0;
+    float zt = ce ? logits[target] : 0.0f; /* read before the row is overwritten */
+    double loss_ce = ce ? (double)lz - (double)(zt - mz) : 0.0;
     double klsum = 0.0;
-    for (int i = 0; i < V; i++) {
-        float a = logits[i] - mz, g = 0.0f;
-        if (ce) g += ce_w * (expf(a - lz) - (i == target ? 1.0f : 0.0f));
+    if (kl) {
+        float cw = ce ? ce_w : 0.0f, klT = kl_w * temperature;
+        if (!dlogits)
+            klsum = kl_sum(logits, teacher, V, mz, mt, invT, lzT, ltT);
+        else if (dlogits == logits)
+            klsum = kl_grad_inplace(dlogits, teacher, V, mz, mt, invT, lz, lzT, ltT, cw, klT, gscale);
+        else
+            klsum = kl_grad(dlogits, logits, teacher, V, mz, mt, invT, lz, lzT, ltT, cw, klT, gscale);
+    } else if (dlogits && ce) {
+        if (dlogits == logits) ce_grad_inplace(dlogits, V, mz, lz, ce_w, gscale);
+        else ce_grad(dlogits, logits, V, mz, lz, ce_w, gscale);
+    } else if (dlogits) {
+        memset(dlogits, 0, sizeof(float) * (size_t)V);
+    }
+    if (dlogits && ce) {
+        /* The target's -1, recomputed from its logit so that nothing depends on the pass. */
+        float g = ce_w * (psw_vexpf((zt - mz) - lz) - 1.0f);
         if (kl) {
-            /* Student and teacher log-probs use the same expression, so identical logits give
-             * exactly zero loss and gradient. */
-            float lps = a * invT - lzT, lpt = (teacher[i] - mt) * invT - ltT;
-            float ps = expf(lps), pt = expf(lpt);
-            if (pt > 0.0f) klsum += (double)pt * ((double)lpt - (double)lps);
-            g += kl_w * temperature * (ps - pt);
+            double unused = 0.0;
+            g += kl_elem(zt, teacher[target], mz, mt, invT, lzT, ltT, kl_w * temperature, &unused);
         }
-        if (dlogits) dlogits[i] = gscale * g;
+        dlogits[target] = gscale * g;
     }
     double T2 = (double)temperature * (double)temperature;
     return (ce ? (double)ce_w * loss_ce : 0.0) + (kl ? (double)kl_w * T2 * klsum : 0.0);

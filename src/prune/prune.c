@@ -24,7 +24,10 @@ bool psw_prune_score_parse(const char *name, psw_prune_score *out) {
 }
 
 int psw_prune_keep_count(int H, double retention) {
-    long keep = (long)floor(retention * (double)H + 0.5);
+    /* Halves round up. The 1e-9 slack makes a retention that is x.5 neurons in decimal count as
+     * such although r*H is not exact in binary (0.35 * 90 = 31.499999999999996 -> 32, as
+     * 0.55 * 50 = 27.500000000000004 -> 28 already does). */
+    long keep = (long)floor(retention * (double)H + 0.5 + 1e-9);
     if (keep < 1) keep = 1;
     if (keep > H) keep = H;
     return (int)keep;

@@ -10,6 +10,7 @@
 #include "psw/model_io.h"
 #include "psw/rng.h"
 #include "psw/tokenizer.h"
+#include "psw/train.h"
 
 psw_status psw_pretrain(psw_model *m, const int32_t *tokens, size_t n, const psw_pretrain_opts *o,
                         double *final_loss, psw_err *err) {
@@ -85,6 +86,9 @@ void psw_default_opts_init(psw_default_opts *o) {
     o->train = (psw_pretrain_opts){.batch = 16, .seq_len = 128, .steps = 1500, .warmup = 100,
                                    .lr = 3e-3f, .lr_min = 1e-4f, .weight_decay = 0.01f,
                                    .max_grad_norm = 1.0f, .seed = 0};
+    o->sft_epochs = 4;
+    o->sft_batch = 32;
+    o->sft_lr = 2e-3f;
 }
 
 /* The options as the text stored in prepared.json: a different text means a different default. */
@@ -92,13 +96,14 @@ static void opts_text(const psw_default_opts *o, char *buf, size_t n) {
     snprintf(buf, n,
              "world seed=%llu entities=%d facts=%d train=%d dev=%d test=%d holdout=%d vocab=%d "
              "model hidden=%d layers=%d heads=%d kv=%d inter=%d train batch=%d seq=%d steps=%ld "
-             "warmup=%ld lr=%g lr_min=%g wd=%g clip=%g seed=%llu",
+             "warmup=%ld lr=%g lr_min=%g wd=%g clip=%g seed=%llu sft epochs=%d batch=%d lr=%g",
              (unsigned long long)o->world.seed, o->world.n_entities, o->world.facts_per_entity,
              o->world.n_train, o->world.n_dev, o->world.n_test, o->world.holdout_pct,
              o->vocab_size, o->hidden, o->layers, o->heads, o->kv_heads, o->intermediate,
              o->train.batch, o->train.seq_len, o->train.steps, o->train.warmup,
              (double)o->train.lr, (double)o->train.lr_min, (double)o->train.weight_decay,
-             (double)o->train.max_grad_norm, (unsigned long long)o->train.seed);
+             (double)o->train.max_grad_norm, (unsigned long long)o->train.seed, o->sft_epochs,
+             o->sft_batch, (double)o->sft_lr);
 }
 
 bool psw_default_ready(const char *dir, const psw_default_opts *o) {
@@ -155,23 +160,76 @@ static psw_status tokenize_corpus(const psw_tokenizer *tok, const char *text, si
     return PSW_OK;
 }
 
-/* 0-shot dev accuracy of the teacher in the plain multiple-choice format. */
-static psw_status dev_accuracy_of(psw_model *m, const psw_tokenizer *tok, const char *dev_path,
-                                  double *acc, psw_err *err) {
-    psw_mc_dataset ds = {0};
-    psw_mc_set set = {0};
+/* Loads a split and prompts it 0-shot in the plain multiple-choice format. */
+static psw_status load_split(const char *path, const psw_tokenizer *tok, int max_len,
+                             psw_mc_dataset *ds, psw_mc_set *set, psw_err *err) {
     psw_prompt_settings ps;
     psw_prompt_settings_default(&ps);
     ps.n_shots = 0;
     ps.shots = NULL;
-    psw_status st = psw_mc_dataset_load(dev_path, &ds, err);
-    if (st == PSW_OK) st = psw_mc_set_build(&ds, &ps, tok, m->cfg.max_position_embeddings, &set, err);
-    if (st == PSW_OK) st = psw_model_reserve(m, 32, set.prompts.max_len, 32, false, err);
+    psw_status st = psw_mc_dataset_load(path, ds, err);
+    if (st == PSW_OK) st = psw_mc_set_build(ds, &ps, tok, max_len, set, err);
+    return st;
+}
+
+/* Supervised fine-tuning on the train questions (CE of the gold letter), then the 0-shot dev
+ * accuracy. */
+static psw_status sft_and_score(psw_model *m, const psw_tokenizer *tok, const char *train_path,
+                                const char *dev_path, const psw_default_opts *o, double *acc,
+                                psw_err *err) {
+    psw_mc_dataset train_ds = {0}, dev_ds = {0};
+    psw_mc_set train = {0}, dev = {0};
+    int32_t *order = NULL;
+    int max_len = m->cfg.max_position_embeddings;
+    psw_status st = load_split(train_path, tok, max_len, &train_ds, &train, err);
+    if (st == PSW_OK) st = load_split(dev_path, tok, max_len, &dev_ds, &dev, err);
+    if (st != PSW_OK) goto done;
+    int T = train.prompts.max_len > dev.prompts.max_len ? train.prompts.max_len : dev.prompts.max_len;
+    int B = o->sft_batch > 32 ? o->sft_batch : 32;
+    if (o->sft_epochs > 0) {
+        st = psw_model_reserve(m, B, T, B, true, err);
+        if (st != PSW_OK) goto done;
+        size_t n = train.prompts.n;
+        order = psw_try_alloc(n * sizeof *order);
+        if (!order) {
+            st = PSW_FAIL(err, PSW_ERR_NOMEM, "sft: cannot allocate");
+            goto done;
+        }
+        psw_rng rng;
+        psw_rng_seed(&rng, o->train.seed ^ 0x736674ULL);
+        for (size_t i = 0; i < n; i++) order[i] = (int32_t)i;
+        psw_rng_shuffle_i32(&rng, order, n);
+        psw_train_settings ts = {.loss = PSW_LOSS_CE,
+                                 .temperature = 1.0,
+                                 .opt = {.lr = o->sft_lr, .beta1 = 0.9f, .beta2 = 0.95f,
+                                         .eps = 1e-8f, .weight_decay = 0.0f,
+                                         .max_grad_norm = 1.0f},
+                                 .lr_min = o->sft_lr * 0.05f,
+                                 .schedule = PSW_SCHEDULE_COSINE,
+                                 .warmup_steps = 20,
+                                 .micro_batch = o->sft_batch,
+                                 .grad_accum = 1,
+                                 .epochs = o->sft_epochs,
+                                 .trainable_groups = (1u << PSW_GROUP_COUNT) - 1u,
+                                 .shuffle_seed = o->train.seed};
+        psw_train_data td = {.prompts = &train.prompts, .gold = train.gold,
+                             .subset = order, .n_subset = n};
+        psw_train_result res;
+        st = psw_train(m, &ts, &td, &res, err);
+        if (st != PSW_OK) goto done;
+        PSW_LOG_INFO("prepare-default: SFT %lld steps, final loss %.4f", (long long)res.steps,
+                     res.final_loss);
+    }
+    st = psw_model_reserve(m, 32, dev.prompts.max_len, 32, false, err);
     psw_eval_metrics metrics;
-    if (st == PSW_OK) st = psw_evaluate(m, &set, 32, NULL, NULL, 0, &metrics, err);
+    if (st == PSW_OK) st = psw_evaluate(m, &dev, 32, NULL, NULL, 0, &metrics, err);
     if (st == PSW_OK) *acc = metrics.accuracy;
-    psw_mc_set_free(&set);
-    psw_mc_dataset_free(&ds);
+done:
+    free(order);
+    psw_mc_set_free(&train);
+    psw_mc_set_free(&dev);
+    psw_mc_dataset_free(&train_ds);
+    psw_mc_dataset_free(&dev_ds);
     return st;
 }
 
@@ -183,6 +241,7 @@ psw_status psw_default_prepare(const char *dir, const psw_default_opts *o, doubl
     char *tok_path = psw_path_join(dir, "tokenizer.json");
     char *corpus_path = psw_path_join(dir, "corpus.txt");
     char *dev_path = psw_path_join(dir, "dev.jsonl");
+    char *train_path = psw_path_join(dir, "train.jsonl");
     char *marker = psw_path_join(dir, "prepared.json");
     psw_tokenizer *tok = NULL;
     char *corpus = NULL;
@@ -222,7 +281,7 @@ psw_status psw_default_prepare(const char *dir, const psw_default_opts *o, doubl
     st = psw_pretrain(&m, stream, n_stream, &o->train, &final_loss, err);
     if (st != PSW_OK) goto done;
     double acc = NAN;
-    st = dev_accuracy_of(&m, tok, dev_path, &acc, err);
+    st = sft_and_score(&m, tok, train_path, dev_path, o, &acc, err);
     if (st != PSW_OK) goto done;
     st = psw_model_save(&m, dir, PSW_SAVE_F32, 0, err);
     if (st != PSW_OK) goto done;
@@ -245,6 +304,7 @@ done:
     free(tok_path);
     free(corpus_path);
     free(dev_path);
+    free(train_path);
     free(marker);
     return st;
 }

@@ -62,6 +62,11 @@ psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, cons
     psw_status st = PSW_OK;
     char *tok_path = NULL;
     if (threads > 0) openblas_set_num_threads(threads);
+    if (spec->model.dtype_frozen != PSW_SPEC_DTYPE_F32) {
+        st = PSW_FAIL(err, PSW_ERR_UNSUPPORTED,
+                      "%s: model.dtype_frozen: only \"f32\" is implemented", spec->source);
+        goto fail;
+    }
     if (spec->model.is_default) {
         ctx->model_dir = psw_run_default_dir();
         ctx->train_path = spec->data.train.resolved ? psw_xstrdup(spec->data.train.resolved)
@@ -345,6 +350,12 @@ psw_status psw_run_task_keep(psw_run_context *ctx, const psw_task *task, int ran
 
     if (training) {
         const psw_spec_config *c = &task->config;
+        if (c->data_size < 1 || (uint64_t)c->data_size > ctx->train.prompts.n) {
+            st = PSW_FAIL(&local, PSW_ERR_INVALID_ARG,
+                          "grid.data_size: %lld is outside 1..%zu (the train split's size)",
+                          (long long)c->data_size, ctx->train.prompts.n);
+            goto fail;
+        }
         subset = psw_try_alloc((size_t)c->data_size * sizeof *subset);
         if (!subset) {
             st = PSW_FAIL(&local, PSW_ERR_NOMEM, "cannot allocate the recovery set");
@@ -395,6 +406,9 @@ fail:
     /* A failed configuration is a row, not an error of the sweep. */
     rec->status = st == PSW_ERR_NUMERIC ? PSW_RUN_DIVERGED : PSW_RUN_FAILED;
     nan_metrics(&rec->metrics);
+    /* No probabilities either: NaN, not whatever the buffer or a partial evaluation held. */
+    if (out->probs)
+        for (size_t i = 0; i < n_test * (size_t)ctx->n_choices_max; i++) out->probs[i] = NAN;
     snprintf(rec->message, sizeof rec->message, "%s", local.msg);
     rec->finish_time = (double)time(NULL);
     psw_model_free(&student);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sweep/sweep_internal.h"
+#include "sweep_internal.h"
 
 static bool wants_cache(const psw_task *t) {
     return t->kind == PSW_TASK_RECOVER &&

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sweep/sweep_internal.h"
+#include "sweep_internal.h"
 
 MPI_Comm psw_sweep_ctrl = MPI_COMM_NULL, psw_sweep_data = MPI_COMM_NULL;
 static psw_results *registered_results;

@@ -64,6 +64,39 @@ psw_status psw_train(psw_model *student, const psw_train_settings *s, const psw_
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
                         "train: the teacher cache holds answer positions only");
     if (d->n_subset == 0) return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "train: empty recovery set");
+    if (s->micro_batch < 1 || s->grad_accum < 1 || (s->steps <= 0 && s->epochs < 1))
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "train: micro_batch %d, grad_accum %d and epochs %d (without steps) must "
+                        "be >= 1",
+                        s->micro_batch, s->grad_accum, s->epochs);
+    if (wants_kl && !(s->temperature > 0.0 && isfinite(s->temperature)))
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "training.temperature: %g must be > 0",
+                        s->temperature);
+    if (s->loss == PSW_LOSS_MIX && !(s->alpha >= 0.0 && s->alpha <= 1.0))
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "training.alpha: %g is outside [0, 1]",
+                        s->alpha);
+    for (size_t k = 0; k < d->n_subset; k++)
+        if (d->subset[k] < 0 || (size_t)d->subset[k] >= d->prompts->n)
+            return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                            "train: recovery-set index %d outside the %zu train examples",
+                            (int)d->subset[k], d->prompts->n);
+    if (wants_ce)
+        for (size_t k = 0; k < d->n_subset; k++) {
+            int32_t i = d->subset[k], g = d->gold[i];
+            if (g < 0 || g >= d->prompts->n_choices[i])
+                return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                                "train: loss %s needs labels, but train example %d has none",
+                                psw_loss_kind_name(s->loss), (int)i);
+        }
+    /* The weights of the two terms. A mix at alpha 1 or 0 reads only the term it weighs: the
+     * engine refuses a zero-weighted input, and a zero weight must not read what it ignores. */
+    float ce_w = s->loss == PSW_LOSS_CE    ? 1.0f
+                 : s->loss == PSW_LOSS_MIX ? (float)s->alpha
+                                           : 0.0f;
+    float kl_w = s->loss == PSW_LOSS_KL    ? 1.0f
+                 : s->loss == PSW_LOSS_MIX ? (float)(1.0 - s->alpha)
+                                           : 0.0f;
+    bool uses_ce = ce_w != 0.0f, uses_kl = kl_w != 0.0f;
 
     const psw_mc_prompts *p = d->prompts;
     size_t V = (size_t)student->cfg.vocab_size, T = (size_t)p->max_len;
@@ -116,8 +149,8 @@ psw_status psw_train(psw_model *student, const psw_train_settings *s, const psw_
                 int first = s->all_positions ? 0 : len - 1;
                 for (int t = first; t < len; t++) {
                     pos[P] = (int64_t)b * Tb + t;
-                    if (wants_ce) targets[P] = p->letters[i * PSW_MAX_CHOICES + (size_t)d->gold[i]];
-                    if (wants_kl) {
+                    if (uses_ce) targets[P] = p->letters[i * PSW_MAX_CHOICES + (size_t)d->gold[i]];
+                    if (uses_kl) {
                         int row = psw_teacher_cache_rows(d->cache, i) == 1 ? 0 : t;
                         psw_teacher_cache_row(d->cache, i, row, teacher + (size_t)P * V);
                     }
@@ -125,14 +158,10 @@ psw_status psw_train(psw_model *student, const psw_train_settings *s, const psw_
                 }
             }
             psw_batch batch = {.tokens = tokens, .lengths = lengths, .B = B, .T = Tb};
-            float ce_w = s->loss == PSW_LOSS_CE ? 1.0f
-                         : s->loss == PSW_LOSS_MIX ? (float)s->alpha : 0.0f;
-            float kl_w = s->loss == PSW_LOSS_KL ? 1.0f
-                         : s->loss == PSW_LOSS_MIX ? (float)(1.0 - s->alpha) : 0.0f;
             psw_loss_spec ls = {.P = P,
                                 .pos = pos,
-                                .targets = wants_ce ? targets : NULL,
-                                .teacher_logits = wants_kl ? teacher : NULL,
+                                .targets = uses_ce ? targets : NULL,
+                                .teacher_logits = uses_kl ? teacher : NULL,
                                 .temperature = (float)s->temperature,
                                 .ce_weight = ce_w,
                                 .kl_weight = kl_w,

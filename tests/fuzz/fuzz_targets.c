@@ -409,7 +409,8 @@ static int fuzz_csqa(const uint8_t *data, size_t size) {
     psw_status s = psw_mc_dataset_parse((const char *)data, size, "fuzz.jsonl", &ds, &err);
     if (s != PSW_OK) {
         expect_failure("csqa", s, &err, BIT(PSW_ERR_FORMAT));
-        if (strncmp(err.msg, "fuzz.jsonl", 10) != 0) violation("message does not name the source: %s", err.msg);
+        if (strncmp(err.msg, "fuzz.jsonl", 10) != 0 || strchr(err.msg, '\n'))
+            violation("message not one line naming the source: %s", err.msg);
         if (ds.n || ds.examples || ds.arena || ds.source) violation("failed parse left state behind");
         return 0;
     }

@@ -263,3 +263,47 @@ put("spec", "chat_string", '{"model":{"path":"default"},"prompt":{"chat":"<s>{pr
     '"shots":0},"grid":{"retention":[0.1,1e-300],"data_size":[9007199254740993],'
     '"seed":[-1,18446744073709551615]}}')
 put("spec", "malformed", '{"model":{"path":"m",},}')
+
+# ------------------------------------------------------------------ size-overflow regressions
+# Targeted inputs for sizes read from files (tests/unit/test_fuzz_regressions.c checks the exact
+# rejection of each); crash reproducers found by fuzzing sit next to them, named crash-*.
+
+
+def put_reg(target, name, data):
+    d = os.path.join(HERE, "regressions", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def one(dtype, shape, offs, data=b""):
+    return st_raw('{"t":{"dtype":"%s","shape":%s,"data_offsets":%s}}' % (dtype, shape, offs), data)
+
+
+put_reg("safetensors", "shape_product_over_size_t", one("F32", "[4294967296,4294967296]", "[0,0]"))
+put_reg("safetensors", "shape_times_dtype_over_size_t", one("F32", "[2147483648,2147483648]", "[0,0]"))
+put_reg("safetensors", "shape_overflow_before_zero",
+        one("U8", "[4503599627370496,4503599627370496,0]", "[0,0]"))
+put_reg("safetensors", "shape_entry_2p53", one("U8", "[9007199254740992]", "[0,0]"))
+put_reg("safetensors", "shape_entry_2p64", one("U8", "[18446744073709551616]", "[0,0]"))
+put_reg("safetensors", "shape_entry_negative", one("U8", "[-1]", "[0,0]"))
+put_reg("safetensors", "offsets_near_2p64",
+        one("U8", "[15]", "[18446744073709551600,18446744073709551615]", bytes(15)))
+put_reg("safetensors", "offsets_end_2p53_minus_1",
+        one("U8", "[9007199254740991]", "[0,9007199254740991]", bytes(16)))
+put_reg("safetensors", "offsets_begin_2p64_end_small",
+        one("U8", "[4]", "[18446744073709551615,4]", bytes(4)))
+put_reg("safetensors", "offsets_wrap_to_size",
+        one("U8", "[16]", "[18446744073709551608,8]", bytes(16)))
+put_reg("safetensors", "header_len_2p64_minus_1", struct.pack("<Q", 2**64 - 1) + b"{}")
+put_reg("safetensors", "header_len_wraps_plus_8", struct.pack("<Q", 2**64 - 8) + b"{}" + bytes(6))
+put_reg("safetensors", "nine_dims", one("U8", "[1,1,1,1,1,1,1,1,1]", "[0,1]", bytes(1)))
+put_reg("spec", "grid_over_max_configs", json.dumps({
+    "model": {"path": "default"},
+    "grid": {"retention": [round(0.01 * (i + 1), 2) for i in range(100)], "loss": ["ce", "kl", "mix"],
+             "data_size": list(range(1, 101)), "seed": list(range(34))}}))
+put_reg("spec", "ints_near_2p63", json.dumps({
+    "model": {"path": "default"}, "pruning": {"seed": 9223372036854775807},
+    "grid": {"retention": [1], "data_size": [8], "seed": [9223372036854775808]}}))

@@ -1,0 +1,80 @@
+#!/bin/bash
+# run.sh: the engine benchmark of issue 2. Builds bench_engine, then measures in one run:
+#   - OpenBLAS sgemm GFLOP/s on a large square matrix (the practical peak), at each thread count,
+#     with the environment's OpenBLAS settings (and, for reference, with OPENBLAS_CORETYPE=Haswell);
+#   - per shape, our engine and then the PyTorch peer (bench/engine/torch_step.py), back to back so
+#     both see the same machine load;
+# and writes a markdown table (ours, PyTorch, ratio, fraction of the sgemm peak) to $OUT.
+#
+# Usage: bash bench/run.sh [BUILD_DIR]     (default: build-bench next to this script's repo)
+# Environment: REPS (7), WARMUP (2), SHAPES (tiny,small,medium), THREADS (1,2), SGEMM_N (3072),
+#              OUT (bench/engine/results.md), RAW (bench/engine/results.tsv).
+# Needs /usr/bin/python3 with torch (Debian python3-torch). Heavy: do not run two at once.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+build=${1:-$repo/build-bench}
+REPS=${REPS:-7}
+WARMUP=${WARMUP:-2}
+SHAPES=${SHAPES:-tiny,small,medium}
+THREADS=${THREADS:-1,2}
+SGEMM_N=${SGEMM_N:-3072}
+OUT=${OUT:-$here/engine/results.md}
+RAW=${RAW:-$here/engine/results.tsv}
+PY=/usr/bin/python3
+
+cmake -S "$repo" -B "$build" -DPSW_BUILD_BENCH=ON >/dev/null
+cmake --build "$build" --target bench_engine -j2 >/dev/null
+bin="$build/bench/bench_engine"
+[ -x "$bin" ] || { echo "run.sh: $bin was not built" >&2; exit 1; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+info=$("$bin" --sgemm-only --sgemm 64 --threads 1 --reps 1 2>&1 >/dev/null | sed 's/^# //')
+
+: >"$RAW"
+"$bin" --sgemm "$SGEMM_N" --sgemm-only --threads "$THREADS" --reps "$REPS" 2>/dev/null >>"$RAW"
+haswell=$(OPENBLAS_CORETYPE=Haswell "$bin" --sgemm "$SGEMM_N" --sgemm-only --threads "$THREADS" \
+    --reps "$REPS" --no-header 2>/dev/null | awk -F'\t' '{printf "%s%s threads: %.0f", sep, $3, $10; sep="; "}')
+IFS=, read -ra shape_list <<<"$SHAPES"
+for s in "${shape_list[@]}"; do
+    echo "run.sh: $s (ours)" >&2
+    "$bin" --shapes "$s" --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --no-header \
+        2>/dev/null >>"$RAW"
+    echo "run.sh: $s (torch)" >&2
+    OMP_WAIT_POLICY=PASSIVE "$PY" "$here/engine/torch_step.py" --shapes "$s" --threads "$THREADS" \
+        --reps "$REPS" --warmup "$WARMUP" --no-header >>"$RAW"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+"$PY" - "$RAW" "$OUT" <<EOF
+import csv, sys
+raw, out = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+peak = {r["threads"]: float(r["gflops"]) for r in rows if r["mode"] == "sgemm"}
+ours = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "ours" and r["mode"] != "sgemm"}
+torch = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "torch"}
+names = {"train_all": "train, loss on all positions", "train_last": "train, loss on last position",
+         "forward": "forward, logits at last position"}
+L = []
+L.append("Run started $started; machine: $(nproc) cores, $info.")
+L.append("Load average (1/5/15 min) before: $load_before; after: $load_after.")
+L.append("Medians of $REPS timed repetitions after $WARMUP warmup calls.")
+L.append("")
+L.append("sgemm peak ($SGEMM_N x $SGEMM_N, environment's OpenBLAS settings): " +
+         "; ".join(f"{t} threads: {g:.0f} GFLOP/s" for t, g in sorted(peak.items())) +
+         ". With OPENBLAS_CORETYPE=Haswell: $haswell GFLOP/s.")
+L.append("")
+L.append("| shape | threads | case | ours tok/s | PyTorch tok/s | ours / PyTorch | ours GFLOP/s | of sgemm peak |")
+L.append("|---|---:|---|---:|---:|---:|---:|---:|")
+for key, o in ours.items():
+    s, t, md = key
+    p = torch.get(key)
+    ot = float(o["tok_s"])
+    pt = float(p["tok_s"]) if p else float("nan")
+    g = float(o["gflops"])
+    L.append(f"| {s} | {t} | {names[md]} | {ot:,.0f} | {pt:,.0f} | {ot / pt:.2f}x | {g:.1f} | {100 * g / peak[t]:.0f}% |")
+open(out, "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+EOF
+echo "run.sh: table in $OUT, raw lines in $RAW" >&2

@@ -1,0 +1,107 @@
+/* cmd_run.c: `prunesweep run SPEC.json [--new] [--grace SECONDS] [--threads-per-rank T]
+ * [--cache-dir DIR]`: the sweep (see include/psw/sweep.h). Run it under mpirun for N-1 workers,
+ * or alone to run every configuration in this process. Exit 0 complete, 1 failure, 2 usage
+ * error or invalid spec, 3 stopped by a signal (rerun the same command to resume). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "psw/sweep.h"
+
+static void usage(FILE *f) {
+    fputs("usage: [mpirun -np N] prunesweep run SPEC.json [--new] [--grace SECONDS]\n"
+          "                                   [--threads-per-rank T] [--cache-dir DIR]\n"
+          "  --new                 move an existing results file aside (OUTPUT.bak-TIMESTAMP)\n"
+          "                        and start a fresh one; without it a rerun resumes\n"
+          "  --grace SECONDS       after SIGTERM/SIGINT/SIGUSR1, how long running\n"
+          "                        configurations may finish (default 60)\n"
+          "  --threads-per-rank T  OpenBLAS threads per rank (default: the spec's\n"
+          "                        threads_per_rank, else cores / workers)\n"
+          "  --cache-dir DIR       teacher-logits cache directory (default OUTPUT.cache)\n"
+          "Rank 0 coordinates and writes the results; ranks 1..N-1 run configurations.\n"
+          "Exit status: 0 complete, 1 failure, 2 usage or spec error, 3 stopped (resumable).\n",
+          f);
+}
+
+/* Value of option argv[*i] ("--name VALUE" or "--name=VALUE"); NULL after reporting. */
+static const char *value_of(int argc, char **argv, int *i, const char *name) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (a[n] == '=') return a + n + 1;
+    if (*i + 1 >= argc) {
+        psw_cli_error("run: %s needs a value", name);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool is_opt(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int psw_cmd_run(int argc, char **argv) {
+    psw_sweep_options opt = {.grace_seconds = PSW_SWEEP_DEFAULT_GRACE};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return PSW_EXIT_OK;
+        } else if (strcmp(a, "--new") == 0) {
+            opt.fresh = true;
+        } else if (is_opt(a, "--grace")) {
+            const char *v = value_of(argc, argv, &i, "--grace");
+            if (!v) return PSW_EXIT_USAGE;
+            double g;
+            if (!psw_parse_double(v, &g) || !isfinite(g) || g < 0 || g > 86400) {
+                psw_cli_error("run: --grace: '%s' is not a number of seconds in [0, 86400]", v);
+                return PSW_EXIT_USAGE;
+            }
+            opt.grace_seconds = g;
+        } else if (is_opt(a, "--threads-per-rank")) {
+            const char *v = value_of(argc, argv, &i, "--threads-per-rank");
+            if (!v) return PSW_EXIT_USAGE;
+            long t;
+            if (!psw_parse_long(v, &t) || t < 1 || t > 4096) {
+                psw_cli_error("run: --threads-per-rank: '%s' is not an integer in [1, 4096]", v);
+                return PSW_EXIT_USAGE;
+            }
+            opt.threads_per_rank = (int)t;
+        } else if (is_opt(a, "--cache-dir")) {
+            const char *v = value_of(argc, argv, &i, "--cache-dir");
+            if (!v) return PSW_EXIT_USAGE;
+            if (!*v) {
+                psw_cli_error("run: --cache-dir: empty path");
+                return PSW_EXIT_USAGE;
+            }
+            opt.cache_dir = v;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            psw_cli_error("run: unknown option '%s'", a);
+            usage(stderr);
+            return PSW_EXIT_USAGE;
+        } else if (opt.spec_path) {
+            psw_cli_error("run: more than one spec given ('%s' and '%s')", opt.spec_path, a);
+            return PSW_EXIT_USAGE;
+        } else {
+            opt.spec_path = a;
+        }
+    }
+    if (!opt.spec_path) {
+        psw_cli_error("run: missing SPEC.json");
+        usage(stderr);
+        return PSW_EXIT_USAGE;
+    }
+
+    psw_sweep_outcome out;
+    psw_err err = {0};
+    psw_status st = psw_sweep_run(&opt, &out, &err);
+    if (st == PSW_OK) return PSW_EXIT_OK;
+    if (st == PSW_ERR_INTERRUPTED) {
+        if (out.report) fprintf(stderr, "prunesweep: %s\n", err.msg);
+        return PSW_EXIT_RESUMABLE;
+    }
+    if (out.report) psw_cli_error("%s", err.msg);
+    if (out.spec_error && st != PSW_ERR_IO) return PSW_EXIT_USAGE;
+    return PSW_EXIT_FAIL;
+}

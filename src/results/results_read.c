@@ -1,0 +1,305 @@
+/* results_read.c: read-only access to a results file for `prunesweep status` and analysis:
+ * the root attributes and every committed /runs row, opened in SWMR-read mode so it works while
+ * a sweep writes the file and after its writer was killed. Never modifies the file. */
+#include "psw/results.h"
+
+#include <hdf5.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(psw_row_kind) == 4 && sizeof(psw_loss_kind) == 4 &&
+                   sizeof(psw_run_status) == 4,
+               "the enums of psw_run_record are read as 32-bit HDF5 enums");
+
+typedef struct read_err {
+    bool have;
+    hid_t min;
+    char text[360];
+} read_err;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+    read_err *info = data;
+    if (n == 0) { /* the innermost entry names the real cause */
+        info->have = true;
+        info->min = e->min_num;
+        snprintf(info->text, sizeof info->text, "%.64s: %.280s", e->func_name ? e->func_name : "?",
+                 e->desc ? e->desc : "?");
+        for (char *c = info->text; *c; c++)
+            if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+    }
+    return 0;
+}
+
+/* Must run right after the failing call (any HDF5 call resets the stack). */
+static psw_status h5_fail(psw_err *err, psw_status fallback, const char *path, const char *what) {
+    read_err info = {0};
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &info) < 0 || !info.have)
+        snprintf(info.text, sizeof info.text, "no detail on the HDF5 error stack");
+    H5Eclear2(H5E_DEFAULT);
+    psw_status s = fallback;
+    if (info.have && (info.min == H5E_NOTHDF5 || info.min == H5E_BADFILE ||
+                      info.min == H5E_TRUNCATED))
+        s = PSW_ERR_FORMAT;
+    return PSW_FAIL(err, s, "%s: %s: %s", path, what, info.text);
+}
+
+#define H5TRY(expr, what)                                                                          \
+    do {                                                                                           \
+        if ((expr) < 0) {                                                                          \
+            st = h5_fail(err, PSW_ERR_HDF5, path, (what));                                         \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+static void close_id(hid_t *id) {
+    if (*id >= 0) {
+        H5Idec_ref(*id);
+        *id = H5I_INVALID_HID;
+    }
+}
+
+/* Scalar variable-length string attribute; *out NULL when absent or of another type. */
+static psw_status read_str_attr(const char *path, hid_t loc, const char *name, char **out,
+                                psw_err *err) {
+    psw_status st = PSW_OK;
+    hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+    char *value = NULL;
+    htri_t exists, vl;
+    *out = NULL;
+    H5TRY(exists = H5Aexists(loc, name), name);
+    if (!exists) return PSW_OK;
+    H5TRY(a = H5Aopen(loc, name, H5P_DEFAULT), name);
+    H5TRY(ft = H5Aget_type(a), name);
+    H5TRY(sp = H5Aget_space(a), name);
+    if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_type(sp) != H5S_SCALAR) goto fail;
+    H5TRY(vl = H5Tis_variable_str(ft), name);
+    if (!vl) goto fail;
+    H5TRY(mt = H5Tcopy(H5T_C_S1), name);
+    H5TRY(H5Tset_size(mt, H5T_VARIABLE), name);
+    H5TRY(H5Tset_cset(mt, H5T_CSET_UTF8), name);
+    H5TRY(H5Aread(a, mt, &value), name);
+    *out = psw_xstrdup(value ? value : "");
+    H5free_memory(value);
+fail:
+    close_id(&mt);
+    close_id(&sp);
+    close_id(&ft);
+    close_id(&a);
+    return st;
+}
+
+static hid_t make_enum(const char *const *names, int n) {
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT32);
+    if (t < 0) return t;
+    for (int32_t v = 0; v < n; v++)
+        if (H5Tenum_insert(t, names[v], &v) < 0) {
+            H5Idec_ref(t);
+            return H5I_INVALID_HID;
+        }
+    return t;
+}
+
+/* The memory type: /runs fields mapped by name straight into psw_run_record. */
+static psw_status make_record_type(const char *path, hid_t *out, psw_err *err) {
+    psw_status st = PSW_OK;
+    hid_t t = H5I_INVALID_HID, kind = H5I_INVALID_HID, loss = H5I_INVALID_HID,
+          status = H5I_INVALID_HID, msg = H5I_INVALID_HID, host = H5I_INVALID_HID,
+          ai = H5I_INVALID_HID, af = H5I_INVALID_HID;
+    const char *kinds[] = {psw_row_kind_name(PSW_ROW_RECOVERED), psw_row_kind_name(PSW_ROW_TEACHER),
+                           psw_row_kind_name(PSW_ROW_UNRECOVERED)};
+    const char *losses[] = {psw_loss_kind_name(PSW_LOSS_CE), psw_loss_kind_name(PSW_LOSS_KL),
+                            psw_loss_kind_name(PSW_LOSS_MIX), psw_loss_kind_name(PSW_LOSS_NONE)};
+    const char *statuses[] = {psw_run_status_name(PSW_RUN_PENDING), psw_run_status_name(PSW_RUN_OK),
+                              psw_run_status_name(PSW_RUN_DIVERGED),
+                              psw_run_status_name(PSW_RUN_FAILED)};
+    hsize_t bins[1] = {PSW_ECE_BINS};
+    H5TRY(kind = make_enum(kinds, 3), "row type");
+    H5TRY(loss = make_enum(losses, 4), "row type");
+    H5TRY(status = make_enum(statuses, 4), "row type");
+    H5TRY(msg = H5Tcopy(H5T_C_S1), "row type");
+    H5TRY(H5Tset_size(msg, PSW_ERR_MSG_SIZE), "row type");
+    H5TRY(host = H5Tcopy(H5T_C_S1), "row type");
+    H5TRY(H5Tset_size(host, PSW_HOST_SIZE), "row type");
+    H5TRY(ai = H5Tarray_create2(H5T_NATIVE_LLONG, 1, bins), "row type");
+    H5TRY(af = H5Tarray_create2(H5T_NATIVE_DOUBLE, 1, bins), "row type");
+    H5TRY(t = H5Tcreate(H5T_COMPOUND, sizeof(psw_run_record)), "row type");
+#define R(name, field, type)                                                                       \
+    H5TRY(H5Tinsert(t, name, offsetof(psw_run_record, field), type), "row type: " name)
+    R("config_id", config_id, H5T_NATIVE_UINT64);
+    R("kind", kind, kind);
+    R("retention", retention, H5T_NATIVE_DOUBLE);
+    R("loss", loss, loss);
+    R("data_size", data_size, H5T_NATIVE_INT64);
+    R("seed", seed, H5T_NATIVE_INT64);
+    R("status", status, status);
+    R("message", message, msg);
+    R("n_examples", metrics.n_examples, H5T_NATIVE_LLONG);
+    R("n_labeled", metrics.n_labeled, H5T_NATIVE_LLONG);
+    R("accuracy", metrics.accuracy, H5T_NATIVE_DOUBLE);
+    R("entropy", metrics.entropy, H5T_NATIVE_DOUBLE);
+    R("entropy_norm", metrics.entropy_norm, H5T_NATIVE_DOUBLE);
+    R("nll", metrics.nll, H5T_NATIVE_DOUBLE);
+    R("brier", metrics.brier, H5T_NATIVE_DOUBLE);
+    R("ece", metrics.ece, H5T_NATIVE_DOUBLE);
+    R("mce", metrics.mce, H5T_NATIVE_DOUBLE);
+    R("choice_mass", metrics.choice_mass, H5T_NATIVE_DOUBLE);
+    R("rel_n_bins", metrics.reliability.n_bins, H5T_NATIVE_INT);
+    R("rel_count", metrics.reliability.count, ai);
+    R("rel_mean_conf", metrics.reliability.mean_conf, af);
+    R("rel_accuracy", metrics.reliability.accuracy, af);
+    R("mlp_neurons_kept", mlp_neurons_kept, H5T_NATIVE_INT64);
+    R("mlp_neurons_total", mlp_neurons_total, H5T_NATIVE_INT64);
+    R("params_total", params_total, H5T_NATIVE_INT64);
+    R("params_mlp", params_mlp, H5T_NATIVE_INT64);
+    R("params_nonembed", params_nonembed, H5T_NATIVE_INT64);
+    R("retention_mlp", retention_mlp, H5T_NATIVE_DOUBLE);
+    R("retention_nonembed", retention_nonembed, H5T_NATIVE_DOUBLE);
+    R("retention_total", retention_total, H5T_NATIVE_DOUBLE);
+    R("train_steps", train_steps, H5T_NATIVE_INT64);
+    R("final_loss", final_loss, H5T_NATIVE_DOUBLE);
+    R("seconds_prune", seconds_prune, H5T_NATIVE_DOUBLE);
+    R("seconds_train", seconds_train, H5T_NATIVE_DOUBLE);
+    R("seconds_eval", seconds_eval, H5T_NATIVE_DOUBLE);
+    R("rank", rank, H5T_NATIVE_INT32);
+    R("host", host, host);
+    R("finish_time", finish_time, H5T_NATIVE_DOUBLE);
+    R("n_curve", n_curve, H5T_NATIVE_INT32);
+#undef R
+    *out = t;
+    t = H5I_INVALID_HID;
+fail:
+    close_id(&t);
+    close_id(&af);
+    close_id(&ai);
+    close_id(&host);
+    close_id(&msg);
+    close_id(&status);
+    close_id(&loss);
+    close_id(&kind);
+    return st;
+}
+
+void psw_results_snapshot_free(psw_results_snapshot *s) {
+    if (!s) return;
+    free(s->spec_json);
+    free(s->program_version);
+    free(s->model_fingerprint);
+    free(s->data_fingerprint);
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err *err) {
+    PSW_ASSERT(path && out);
+    memset(out, 0, sizeof *out);
+    psw_status st = PSW_OK;
+    hid_t fapl = H5I_INVALID_HID, fid = H5I_INVALID_HID, ds = H5I_INVALID_HID,
+          sp = H5I_INVALID_HID, mt = H5I_INVALID_HID, a = H5I_INVALID_HID;
+    psw_run_record *rows = NULL;
+    char *format = NULL;
+    if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
+        return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
+    FILE *probe = fopen(path, "rb");
+    if (!probe) return PSW_FAIL(err, PSW_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(probe);
+
+    H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "file access list");
+    /* A bad checksum is retried ~100 times with back-off by SWMR readers (a writer may be
+     * mid-flush); a few attempts cover a live writer without hanging on a corrupted file. */
+    H5TRY(H5Pset_metadata_read_attempts(fapl, 5), "file access list");
+    fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+    if (fid < 0) {
+        st = h5_fail(err, PSW_ERR_FORMAT, path, "cannot open");
+        goto fail;
+    }
+    st = read_str_attr(path, fid, "format", &format, err);
+    if (st) goto fail;
+    if (!format || strcmp(format, PSW_RESULTS_FORMAT) != 0) {
+        st = PSW_FAIL(err, PSW_ERR_FORMAT, "%s: not a prunesweep results file (format '%.80s')",
+                      path, format ? format : "none");
+        goto fail;
+    }
+    st = read_str_attr(path, fid, "spec", &out->spec_json, err);
+    if (!st) st = read_str_attr(path, fid, "program_version", &out->program_version, err);
+    if (!st) st = read_str_attr(path, fid, "model_fingerprint", &out->model_fingerprint, err);
+    if (!st) st = read_str_attr(path, fid, "data_fingerprint", &out->data_fingerprint, err);
+    if (st) goto fail;
+    if (!out->spec_json) {
+        st = PSW_FAIL(err, PSW_ERR_FORMAT, "%s: damaged results file: no 'spec' attribute", path);
+        goto fail;
+    }
+    htri_t has_expected;
+    H5TRY(has_expected = H5Aexists(fid, "expected_rows"), "expected_rows");
+    if (has_expected) {
+        H5TRY(a = H5Aopen(fid, "expected_rows", H5P_DEFAULT), "expected_rows");
+        H5TRY(H5Aread(a, H5T_NATIVE_INT64, &out->expected_rows), "expected_rows");
+        close_id(&a);
+    }
+
+    hsize_t pd[3];
+    H5TRY(ds = H5Dopen2(fid, "probs", H5P_DEFAULT), "open /probs");
+    H5TRY(sp = H5Dget_space(ds), "/probs");
+    if (H5Sget_simple_extent_ndims(sp) != 3) {
+        st = PSW_FAIL(err, PSW_ERR_FORMAT, "%s: /probs is not 3-dimensional", path);
+        goto fail;
+    }
+    H5TRY(H5Sget_simple_extent_dims(sp, pd, NULL), "/probs");
+    out->n_examples = (int32_t)pd[1];
+    out->n_choices = (int32_t)pd[2];
+    close_id(&sp);
+    close_id(&ds);
+
+    hsize_t n = 0;
+    H5TRY(ds = H5Dopen2(fid, "runs", H5P_DEFAULT), "open /runs");
+    H5TRY(sp = H5Dget_space(ds), "/runs");
+    if (H5Sget_simple_extent_ndims(sp) != 1) {
+        st = PSW_FAIL(err, PSW_ERR_FORMAT, "%s: /runs is not 1-dimensional", path);
+        goto fail;
+    }
+    H5TRY(H5Sget_simple_extent_dims(sp, &n, NULL), "/runs");
+    if (n > 0) {
+        size_t bytes;
+        if (!psw_size_mul((size_t)n, sizeof *rows, &bytes) || !(rows = psw_try_alloc(bytes))) {
+            st = PSW_FAIL(err, PSW_ERR_NOMEM, "%s: no memory for %llu rows", path,
+                          (unsigned long long)n);
+            goto fail;
+        }
+        memset(rows, 0, bytes);
+        st = make_record_type(path, &mt, err);
+        if (st) goto fail;
+        H5TRY(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), "read /runs");
+    }
+    /* Drop pending rows: appends that died half-way hold no result. */
+    size_t kept = 0;
+    for (hsize_t i = 0; i < n; i++) {
+        if (rows[i].status == PSW_RUN_PENDING) continue;
+        rows[kept] = rows[i];
+        rows[kept].message[PSW_ERR_MSG_SIZE - 1] = '\0';
+        rows[kept].host[PSW_HOST_SIZE - 1] = '\0';
+        rows[kept].n_examples = out->n_examples;
+        rows[kept].n_choices = out->n_choices;
+        rows[kept].probs = NULL;
+        rows[kept].loss_curve = NULL;
+        kept++;
+    }
+    out->rows = rows;
+    out->n_rows = kept;
+    rows = NULL;
+fail:
+    free(rows);
+    free(format);
+    close_id(&a);
+    close_id(&mt);
+    close_id(&sp);
+    close_id(&ds);
+    if (fid >= 0) H5Fclose(fid);
+    close_id(&fapl);
+    if (st != PSW_OK) {
+        psw_results_snapshot_free(out);
+    }
+    return st;
+}

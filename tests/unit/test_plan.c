@@ -1,0 +1,129 @@
+/* test_plan.c: the sweep planner (src/run/plan.c) against hand-computed FLOPs, memory and times
+ * for a tiny OLMo2 (C=8 L=2 NH=2 NKV=1 HD=4 H=16 V=10), and its error paths. */
+#include <math.h>
+#include <string.h>
+
+#include "psw/plan.h"
+#include "test.h"
+
+static psw_model_config tiny(void) {
+    psw_model_config c = {0};
+    c.arch = PSW_ARCH_OLMO2;
+    c.hidden_size = 8;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = 4;
+    c.intermediate_size = 16;
+    c.vocab_size = 10;
+    c.max_position_embeddings = 16;
+    c.rope_theta = 10000.0f;
+    c.rms_norm_eps = 1e-6f;
+    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
+    return c;
+}
+
+static const char spec_json[] =
+    "{\"model\":{\"path\":\"m\"},\"data\":{\"train\":\"tr.jsonl\",\"test\":\"te.jsonl\"},"
+    "\"prompt\":{\"shots\":0},\"training\":{\"max_seq_len\":4},"
+    "\"grid\":{\"retention\":[0.5,0.25],\"data_size\":[2,4]}}";
+
+int main(void) {
+    psw_model_config cfg = tiny();
+    psw_err err = {0};
+    CHECK_OK(psw_config_validate(&cfg, "tiny", &err), &err);
+
+    /* block(H) = C*QD + 2*C*KD + QD*C + 3*C*H = 64 + 64 + 64 + 24 H; forward = 2*T*L*block
+     * + 2*L*T^2*QD + 2*P*V*C. */
+    CHECK_CLOSE(psw_plan_forward_flops(&cfg, 1.0, 3, 1), 2 * 3 * 2 * 576 + 2 * 2 * 9 * 8 + 160, 0,
+                0, "forward FLOPs T=3 P=1 r=1 (7360)");
+    CHECK_CLOSE(psw_plan_forward_flops(&cfg, 0.5, 3, 1), 4608 + 288 + 160, 0, 0,
+                "forward FLOPs r=0.5: H=8 (5056)");
+    CHECK_CLOSE(psw_plan_forward_flops(&cfg, 1.0, 4, 4), 16 * 576 + 512 + 640, 0, 0,
+                "forward FLOPs with logits at 4 positions");
+
+    psw_spec spec;
+    CHECK_OK(psw_spec_parse(spec_json, strlen(spec_json), "p.json", "", PSW_SPEC_MODE_RUN, &spec,
+                            &err),
+             &err);
+    psw_plan_layout lay = {.nodes = 1, .ranks_per_node = 3, .threads_per_rank = 1,
+                           .node_mem = 1e12, .train_gflops = 1.0, .fwd_gflops = 1.0};
+    psw_plan p;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 1000.0, &lay, &p, &err), &err);
+    CHECK(p.T_mem == 4 && p.T_mean == 4, "T for memory 4, mean prompt 4 (capped by max_seq_len)");
+    CHECK(p.max_retention == 0.5 && p.needs_cache && p.workers == 2,
+          "student at 0.5, kl needs the cache, 3 ranks = 2 workers");
+    /* Per layer: q 64, k 32, v 32, o 64, q_norm 8, k_norm 4, two norms 16, gate/up/down 3 x 128
+     * -> 604; x2 + embed 80 + final norm 8 + lm_head 80 = 1376 floats. At H=8: 992 floats. */
+    CHECK_CLOSE(p.mem.teacher_params, 1376 * 4, 0, 0, "teacher weights 5504 bytes");
+    CHECK_CLOSE(p.mem.student_params, 992 * 4, 0, 0, "student weights 3968 bytes");
+    CHECK_CLOSE(p.mem.student_grads, 992 * 4, 0, 0, "student gradients");
+    CHECK_CLOSE(p.mem.student_optimizer, 2 * 992 * 4, 0, 0, "AdamW m and v");
+    CHECK(p.mem.teacher_acts > 0 && p.mem.student_acts > p.mem.teacher_acts,
+          "training activations exceed evaluation activations");
+    CHECK_CLOSE(p.mem.data, 1000 + 8 * (4 * 4 + 64), 0, 0, "data estimate");
+    CHECK_CLOSE(p.mem.cache_file, 4096 + 6 * 8 + 5 * 10 * 2, 0, 0, "fp16 cache: 5 rows x V x 2");
+    CHECK_CLOSE(p.mem.per_rank,
+                p.mem.teacher_params + p.mem.teacher_acts + p.mem.student_params +
+                    p.mem.student_grads + p.mem.student_optimizer + p.mem.student_acts + p.mem.data,
+                0, 1e-15, "per rank is the sum");
+    CHECK_CLOSE(p.mem.per_node, 3 * p.mem.per_rank + p.mem.cache_file, 0, 1e-15, "per node");
+    CHECK(p.fits, "fits in 1e12 bytes");
+
+    /* Times at 1 GFLOP/s. forward(T=4, P=1) = 16 block + 672: r=1 9888, r=0.5 6816, r=0.25 5280.
+     * A configuration: data_size x 3 forward (training) + 3 test forwards. */
+    CHECK_CLOSE(p.t_teacher_eval, 3 * 9888e-9, 0, 1e-12, "teacher evaluation");
+    CHECK_CLOSE(p.t_cache, 5 * 9888e-9, 0, 1e-12, "teacher cache");
+    CHECK_CLOSE(p.t_unrecovered, 3 * (6816 + 5280) * 1e-9, 0, 1e-12, "unrecovered evaluations");
+    CHECK_CLOSE(p.t_config_min, 9 * 5280e-9, 0, 1e-12, "smallest config (r 0.25, size 2)");
+    CHECK_CLOSE(p.t_config_max, 15 * 6816e-9, 0, 1e-12, "largest config (r 0.5, size 4)");
+    CHECK_CLOSE(p.t_configs, 580608e-9, 0, 1e-12, "all 8 configurations");
+    CHECK_CLOSE(p.t_serial, 696000e-9, 0, 1e-12, "every task serially");
+    CHECK_CLOSE(p.t_wall, 348000e-9, 0, 1e-12, "2 workers: serial / 2 beats the critical path");
+
+    /* A node too small for 3 ranks: refused, and it says how many fit. */
+    lay.node_mem = 1.5 * p.mem.per_rank;
+    double per_rank = p.mem.per_rank;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 1000.0, &lay, &p, &err), &err);
+    CHECK(!p.fits, "3 ranks do not fit in 1.5 ranks' memory");
+    CHECK(p.max_ranks_per_node == (int)floor((0.9 * 1.5 * per_rank - p.mem.cache_file) / per_rank),
+          "max ranks per node = floor((0.9 mem - cache) / per rank) = %d", p.max_ranks_per_node);
+
+    /* The calibration constants' thread model: 1 thread = the 1-thread figure. */
+    lay.node_mem = 1e12;
+    lay.train_gflops = lay.fwd_gflops = 0;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 0, &lay, &p, &err), &err);
+    CHECK_CLOSE(p.train_gflops, PSW_PLAN_CAL_TRAIN_1T, 0, 1e-12, "1 thread: calibrated train rate");
+    lay.threads_per_rank = 2;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 0, &lay, &p, &err), &err);
+    CHECK_CLOSE(p.fwd_gflops, PSW_PLAN_CAL_FWD_1T * 205.0 / 108.0, 0, 1e-12,
+                "2 threads: the 1-thread rate x 205/108");
+    lay.threads_per_rank = 8;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 0, &lay, &p, &err), &err);
+    CHECK_CLOSE(p.train_gflops, PSW_PLAN_CAL_TRAIN_1T * pow(205.0 / 108.0, 3), 0, 1e-12,
+                "8 threads: three doublings");
+
+    /* Errors. */
+    lay.nodes = 0;
+    CHECK_FAILS(psw_plan_compute(&spec, &cfg, 5, 3, 0, &lay, &p, &err), &err, PSW_ERR_INVALID_ARG,
+                "layout: nodes 0");
+    lay.nodes = 1;
+    CHECK_FAILS(psw_plan_compute(&spec, &cfg, 0, 3, 0, &lay, &p, &err), &err, PSW_ERR_INVALID_ARG,
+                "0 train and 3 test examples");
+    psw_spec_free(&spec);
+    const char nogrid[] = "{\"model\":{\"path\":\"m\"}}";
+    CHECK_OK(psw_spec_parse(nogrid, strlen(nogrid), "n.json", "", PSW_SPEC_MODE_RECOVER, &spec,
+                            &err),
+             &err);
+    CHECK_FAILS(psw_plan_compute(&spec, &cfg, 5, 3, 0, &lay, &p, &err), &err, PSW_ERR_INVALID_ARG,
+                "n.json: grid: the spec has no grid");
+    psw_spec_free(&spec);
+
+    double tg = 0, fg = 0;
+    CHECK_FAILS(psw_plan_calibrate(2, 1, 1, &tg, &fg, &err), &err, PSW_ERR_INVALID_ARG,
+                "calibrate: size 2");
+    CHECK_OK(psw_plan_calibrate(0, 1, 1, &tg, &fg, &err), &err);
+    CHECK(tg > 0.5 && tg < 2000 && fg > 0.5 && fg < 2000,
+          "calibration on the small model: train %.1f, forward %.1f GFLOP/s", tg, fg);
+    return psw_test_finish();
+}
