@@ -48,6 +48,10 @@ typedef struct psw_world_opts {
     int n_test;           /* round-robin, so every fact is asked before any is asked twice */
     int holdout_pct;      /* 0..90: share of facts kept out of train questions (default 0) */
     int n_drills;         /* reading drills in the corpus, 0..PSW_WORLD_MAX_QUESTIONS (1000) */
+    bool fixed_choices;   /* each relation uses 5 of its objects, always listed in one seeded
+                             order: the letter then names the object, and answering is pure
+                             recall with no choice lookup (default false: CSQA-like, 4 random
+                             distractors of the relation and a random answer position) */
 } psw_world_opts;
 
 typedef enum psw_world_split {

@@ -9,11 +9,11 @@
 static void usage(FILE *f) {
     fputs("usage: prunesweep make-world OUT_DIR [--seed S] [--entities N] [--vocab V]\n"
           "                             [--facts-per-entity K] [--train N] [--dev N] [--test N]\n"
-          "                             [--holdout-pct P] [--drills N]\n"
+          "                             [--holdout-pct P] [--drills N] [--fixed-choices]\n"
           "Writes train.jsonl, dev.jsonl, test.jsonl, corpus.txt, tokenizer.json and world.json.\n"
           "Defaults: seed 0, 40 entities, 5 facts per entity, 2000/200/200 questions, holdout 0,\n"
           "1000 reading drills in the corpus, vocab 1024 (ids, including <|endoftext|> and\n"
-          "<|pad|>).\n",
+          "<|pad|>). --fixed-choices: each relation always lists the same 5 objects in one order.\n",
           f);
 }
 
@@ -27,6 +27,10 @@ int psw_cmd_make_world(int argc, char **argv) {
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return PSW_EXIT_OK;
+        }
+        if (strcmp(a, "--fixed-choices") == 0) {
+            o.fixed_choices = true;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0) {
             if (dir) {

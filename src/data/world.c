@@ -99,6 +99,8 @@ typedef struct question {
 struct psw_world {
     psw_world_opts opts;
     char (*names)[NAME_LEN + 1]; /* [n_entities] */
+    /* fixed_choices: the 5 pool indices each relation uses, in their listing order */
+    int32_t fixed[PSW_WORLD_N_RELATIONS][N_CHOICES];
     psw_world_fact *facts;       /* [n_facts] */
     size_t n_facts;
     question *questions[PSW_WORLD_N_SPLITS];
@@ -195,6 +197,7 @@ void psw_world_opts_default(psw_world_opts *o) {
     o->n_test = 200;
     o->holdout_pct = 0;
     o->n_drills = 1000;
+    o->fixed_choices = false;
 }
 
 static uint64_t stream_seed(uint64_t seed, uint64_t stream) {
@@ -245,6 +248,12 @@ static void make_names(psw_world *w, psw_rng *rng) {
 
 static void make_facts(psw_world *w, psw_rng *rng) {
     int k = w->opts.facts_per_entity;
+    for (int r = 0; r < PSW_WORLD_N_RELATIONS; r++) {
+        int32_t pool[POOL_SIZE];
+        for (int i = 0; i < POOL_SIZE; i++) pool[i] = i;
+        psw_rng_shuffle_i32(rng, pool, POOL_SIZE);
+        memcpy(w->fixed[r], pool, sizeof w->fixed[r]);
+    }
     size_t f = 0;
     for (int e = 0; e < w->opts.n_entities; e++) {
         int32_t rels[PSW_WORLD_N_RELATIONS];
@@ -258,7 +267,9 @@ static void make_facts(psw_world *w, psw_rng *rng) {
             ft->subject = w->names[e];
             ft->relation = RELATIONS[r].name;
             ft->relation_index = r;
-            ft->object = RELATIONS[r].objects[psw_rng_below(rng, POOL_SIZE)];
+            ft->object = w->opts.fixed_choices
+                             ? RELATIONS[r].objects[w->fixed[r][psw_rng_below(rng, N_CHOICES)]]
+                             : RELATIONS[r].objects[psw_rng_below(rng, POOL_SIZE)];
             ft->holdout = false;
         }
     }
@@ -303,6 +314,13 @@ static void make_questions(psw_world *w, psw_world_split s, size_t n, uint64_t s
         qq->relation = rel;
         qq->phrasing = (int32_t)psw_rng_below(&rng, N_QUESTIONS);
         int32_t answer = pool_index(ft->object, rel);
+        if (w->opts.fixed_choices) {
+            memcpy(qq->choices, w->fixed[rel], sizeof qq->choices);
+            for (int c = 0; c < N_CHOICES; c++)
+                if (qq->choices[c] == answer) qq->answer = c;
+            qf[q] = qq->fact;
+            continue;
+        }
         int32_t others[POOL_SIZE - 1];
         int n_others = 0;
         for (int i = 0; i < POOL_SIZE; i++)
@@ -414,7 +432,8 @@ static void write_corpus(psw_world *w, uint64_t seed, sbuf *b) {
         int32_t pool[POOL_SIZE];
         for (int k = 0; k < POOL_SIZE; k++) pool[k] = k;
         psw_rng_shuffle_i32(&rng, pool, POOL_SIZE);
-        memcpy(q->choices, pool, sizeof q->choices);
+        memcpy(q->choices, w->opts.fixed_choices ? w->fixed[q->relation] : pool,
+               sizeof q->choices);
         q->answer = (int32_t)psw_rng_below(&rng, N_CHOICES);
     }
     size_t n_docs = n_par + n_drill + n_q;
@@ -460,6 +479,7 @@ static char *make_description(const psw_world *w) {
     cJSON_AddNumberToObject(root, "n_facts", (double)w->n_facts);
     cJSON_AddNumberToObject(root, "holdout_pct", w->opts.holdout_pct);
     cJSON_AddNumberToObject(root, "drills", w->opts.n_drills);
+    cJSON_AddBoolToObject(root, "fixed_choices", w->opts.fixed_choices);
     cJSON *q = cJSON_AddObjectToObject(root, "questions");
     for (int s = 0; s < PSW_WORLD_N_SPLITS; s++)
         cJSON_AddNumberToObject(q, split_tag((psw_world_split)s), (double)w->n_questions[s]);

@@ -6,20 +6,56 @@
 #include <string.h>
 
 #include "psw/kernels.h"
+#include "kernels/vecmath.h"
 
-/* Causal softmax of row t (columns 0..t) in place; columns t+1..T-1 become zero. */
-static void causal_softmax_row(float *row, int t, int T) {
-    float mx = row[0];
-    for (int j = 1; j <= t; j++)
-        if (row[j] > mx) mx = row[j];
-    double sum = 0.0;
-    for (int j = 0; j <= t; j++) {
-        row[j] = expf(row[j] - mx);
-        sum += row[j];
-    }
+/* Causal softmax of row t (columns 0..t) in place; columns t+1..T-1 become zero. The maximum
+ * is exact in any grouping; the sum is in double over PSW_LANES partial sums in a fixed order. */
+PSW_VEC_INLINE void causal_softmax_row(float *row, int t, int T) {
+    int n = t + 1;
+    float m[PSW_LANES];
+    for (int j = 0; j < PSW_LANES; j++) m[j] = row[0];
+    int i = 0;
+    for (; i + PSW_LANES <= n; i += PSW_LANES)
+        for (int j = 0; j < PSW_LANES; j++) m[j] = row[i + j] > m[j] ? row[i + j] : m[j];
+    for (; i < n; i++) m[0] = row[i] > m[0] ? row[i] : m[0];
+    float mx = m[0];
+    for (int j = 1; j < PSW_LANES; j++) mx = m[j] > mx ? m[j] : mx;
+    for (int j = 0; j < n; j++) row[j] = psw_vexpf(row[j] - mx);
+    double acc[PSW_LANES] = {0};
+    for (i = 0; i + PSW_LANES <= n; i += PSW_LANES)
+        for (int j = 0; j < PSW_LANES; j++) acc[j] += (double)row[i + j];
+    for (; i < n; i++) acc[i % PSW_LANES] += (double)row[i];
+    double sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     float inv = (float)(1.0 / sum);
-    for (int j = 0; j <= t; j++) row[j] *= inv;
-    for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+    for (int j = 0; j < n; j++) row[j] *= inv;
+    for (int j = n; j < T; j++) row[j] = 0.0f;
+}
+
+/* Softmax backward of one row with the score scale folded in:
+ * d[j] = scale * p[j] * (d[j] - sum_k p[k] d[k]) for j <= t, 0 for t < j < Tb. */
+PSW_VEC_INLINE void softmax_backward_row(float *d, const float *p, int t, int Tb, float scale) {
+    int n = t + 1, i = 0;
+    double acc[PSW_LANES] = {0};
+    for (; i + PSW_LANES <= n; i += PSW_LANES)
+        for (int j = 0; j < PSW_LANES; j++) acc[j] += (double)p[i + j] * (double)d[i + j];
+    for (; i < n; i++) acc[i % PSW_LANES] += (double)p[i] * (double)d[i];
+    float sf = (float)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+    for (int j = 0; j < n; j++) d[j] = scale * p[j] * (d[j] - sf);
+    for (int j = n; j < Tb; j++) d[j] = 0.0f;
+}
+
+/* The element-wise parts of one (sequence, head), batched over its rows so that the clones
+ * dispatch once per head rather than once per row. */
+PSW_VEC_CLONES
+static void softmax_rows(float *a, int Tb, int T) {
+    for (int t = 0; t < Tb; t++) causal_softmax_row(a + (size_t)t * T, t, T);
+    for (int t = Tb; t < T; t++) memset(a + (size_t)t * T, 0, sizeof(float) * T);
+}
+
+PSW_VEC_CLONES
+static void softmax_backward_rows(float *scratch, const float *a, int Tb, int T, float scale) {
+    for (int t = 0; t < Tb; t++)
+        softmax_backward_row(scratch + (size_t)t * T, a + (size_t)t * T, t, Tb, scale);
 }
 
 void psw_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
@@ -39,8 +75,7 @@ void psw_attention_forward(float *out, float *att, const float *q, const float *
             /* scores (Tb, Tb) = scale * qh @ kg^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, scale, qh, (int)QD,
                         kg, (int)KD, 0.0f, a, T);
-            for (int t = 0; t < Tb; t++) causal_softmax_row(a + (size_t)t * T, t, T);
-            for (int t = Tb; t < T; t++) memset(a + (size_t)t * T, 0, sizeof(float) * T);
+            softmax_rows(a, Tb, T);
             /* oh (Tb, HD) = probs (Tb, Tb) @ vg (Tb, HD) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, vg,
                         (int)KD, 0.0f, oh, (int)QD);
@@ -66,16 +101,8 @@ void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, con
             /* dprobs (Tb, Tb) = doh (Tb, HD) @ vg^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, 1.0f, doh, (int)QD,
                         v + koff, (int)KD, 0.0f, scratch, T);
-            /* softmax backward, scores -> scale folded in: ds = scale * p * (dp - sum(p dp)) */
-            for (int t = 0; t < Tb; t++) {
-                const float *p = a + (size_t)t * T;
-                float *d = scratch + (size_t)t * T;
-                double s = 0.0;
-                for (int j = 0; j <= t; j++) s += (double)p[j] * (double)d[j];
-                float sf = (float)s;
-                for (int j = 0; j <= t; j++) d[j] = scale * p[j] * (d[j] - sf);
-                for (int j = t + 1; j < Tb; j++) d[j] = 0.0f;
-            }
+            /* softmax backward, scores -> scale folded in */
+            softmax_backward_rows(scratch, a, Tb, T, scale);
             /* dq_h += ds @ kg;  dk_g += ds^T @ q_h;  dv_g += probs^T @ doh */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, scratch, T,
                         k + koff, (int)KD, 1.0f, dq + qoff, (int)QD);
@@ -85,6 +112,48 @@ void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, con
                         (int)QD, 1.0f, dv + koff, (int)KD);
         }
     }
+}
+
+PSW_VEC_CLONES
+static void softmax_row_clone(float *row, int n) { causal_softmax_row(row, n - 1, n); }
+
+void psw_attention_rows(float *out, float *scratch, const float *q, const float *k,
+                        const float *v, const int64_t *rows, int P, int T, int NH, int NKV,
+                        int HD) {
+    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
+    int group = NH / NKV;
+    float scale = 1.0f / sqrtf((float)HD);
+    for (int p = 0; p < P; p++) {
+        int64_t b = rows[p] / T, t = rows[p] % T;
+        int n = (int)t + 1;
+        for (int h = 0; h < NH; h++) {
+            int g = h / group;
+            const float *qh = q + (size_t)p * QD + (size_t)h * HD;
+            const float *kg = k + (size_t)b * T * KD + (size_t)g * HD;
+            const float *vg = v + (size_t)b * T * KD + (size_t)g * HD;
+            /* scores (n) = scale * kg (n, HD) @ qh;  out (HD) = vg^T (HD, n) @ probs */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, HD, scale, kg, (int)KD, qh, 1, 0.0f,
+                        scratch, 1);
+            softmax_row_clone(scratch, n);
+            cblas_sgemv(CblasRowMajor, CblasTrans, n, HD, 1.0f, vg, (int)KD, scratch, 1, 0.0f,
+                        out + (size_t)p * QD + (size_t)h * HD, 1);
+        }
+    }
+}
+
+/* The plain causal softmax (libm expf, one double sum) for the reference twin. */
+static void ref_softmax_row(float *row, int t, int T) {
+    float mx = row[0];
+    for (int j = 1; j <= t; j++)
+        if (row[j] > mx) mx = row[j];
+    double sum = 0.0;
+    for (int j = 0; j <= t; j++) {
+        row[j] = expf(row[j] - mx);
+        sum += row[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j <= t; j++) row[j] *= inv;
+    for (int j = t + 1; j < T; j++) row[j] = 0.0f;
 }
 
 void psw_attention_forward_ref(float *out, float *att, const float *q, const float *k,
@@ -109,7 +178,7 @@ void psw_attention_forward_ref(float *out, float *att, const float *q, const flo
                     for (int d = 0; d < HD; d++) s += (double)qt[d] * (double)kj[d];
                     a[j] = (float)(s * scale);
                 }
-                causal_softmax_row(a, t, T);
+                ref_softmax_row(a, t, T);
                 for (int d = 0; d < HD; d++) {
                     double s = 0.0;
                     for (int j = 0; j <= t; j++)

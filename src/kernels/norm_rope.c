@@ -2,14 +2,33 @@
 #include <math.h>
 
 #include "psw/kernels.h"
+#include "kernels/vecmath.h"
 
+/* sum_i a[i] * b[i] * c[i] in double (c NULL: sum a[i] * b[i]), in PSW_LANES partial sums
+ * combined in a fixed order. */
+PSW_VEC_INLINE double dot3(const float *a, const float *b, const float *c, int n) {
+    double acc[PSW_LANES] = {0};
+    int i = 0;
+    if (c) {
+        for (; i + PSW_LANES <= n; i += PSW_LANES)
+            for (int j = 0; j < PSW_LANES; j++)
+                acc[j] += (double)a[i + j] * (double)b[i + j] * (double)c[i + j];
+        for (; i < n; i++) acc[i % PSW_LANES] += (double)a[i] * (double)b[i] * (double)c[i];
+    } else {
+        for (; i + PSW_LANES <= n; i += PSW_LANES)
+            for (int j = 0; j < PSW_LANES; j++) acc[j] += (double)a[i + j] * (double)b[i + j];
+        for (; i < n; i++) acc[i % PSW_LANES] += (double)a[i] * (double)b[i];
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+PSW_VEC_CLONES
 void psw_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C,
                          float eps) {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
-        double ss = 0.0;
-        for (int i = 0; i < C; i++) ss += (double)x[i] * (double)x[i];
+        double ss = dot3(x, x, NULL, C);
         float r = (float)(1.0 / sqrt(ss / C + (double)eps));
         for (int i = 0; i < C; i++) o[i] = w[i] * (x[i] * r);
         rstd[n] = r;
@@ -20,14 +39,14 @@ void psw_rmsnorm_forward(float *out, float *rstd, const float *inp, const float 
  * stack and every row is read contiguously. */
 #define DW_BLOCK 64
 
+PSW_VEC_CLONES
 void psw_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
                           const float *w, const float *rstd, int N, int C) {
     if (dinp)
         for (int n = 0; n < N; n++) {
             const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
             float *dx = dinp + (size_t)n * C;
-            double dot = 0.0; /* sum_j w_j dy_j x_j */
-            for (int i = 0; i < C; i++) dot += (double)w[i] * (double)dy[i] * (double)x[i];
+            double dot = dot3(w, dy, x, C); /* sum_j w_j dy_j x_j */
             float r = rstd[n];
             float c = (float)(dot * (double)r * (double)r * (double)r / C);
             for (int i = 0; i < C; i++) dx[i] += r * w[i] * dy[i] - c * x[i];
@@ -57,6 +76,7 @@ void psw_rope_table(float *cos_t, float *sin_t, int T, int HD, double theta) {
     }
 }
 
+PSW_VEC_CLONES
 static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int NX,
                        int HD, float sign) {
     int half = HD / 2;

@@ -102,7 +102,7 @@ static void ce_grad(float *restrict d, const float *restrict z, int V, float mz,
 /* One element of the KL term: adds pt * (log pt - log ps) to *kl and returns the gradient of
  * the KL part (kl_w * T * (ps - pt)). Student and teacher log-probs use the same expression,
  * so identical logits give exactly zero loss and gradient. */
-static inline float kl_elem(float z, float t, float mz, float mt, float invT, float lzT, float ltT,
+PSW_VEC_INLINE float kl_elem(float z, float t, float mz, float mt, float invT, float lzT, float ltT,
                             float klT, double *kl) {
     float lps = (z - mz) * invT - lzT, lpt = (t - mt) * invT - ltT;
     float ps = psw_vexpf(lps), pt = psw_vexpf(lpt);

@@ -15,11 +15,17 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
 #if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
-#define PSW_VEC_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define PSW_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif
 #ifndef PSW_VEC_CLONES
 #define PSW_VEC_CLONES
+#endif
+/* Helpers must be inlined into each clone (GCC does not inline across target options otherwise). */
+#if defined(__GNUC__)
+#define PSW_VEC_INLINE static inline __attribute__((always_inline))
+#else
+#define PSW_VEC_INLINE static inline
 #endif
 
 /* Partial sums per reduction: a multiple of every vector width in doubles. */
@@ -29,7 +35,7 @@
  * subtract a row maximum or feed 1/(1+e^x)); x < -87.3 gives 0. Cephes expf: range reduction
  * by ln 2 in two parts and a degree-6 polynomial, relative error below 2e-7 (about 2 ulp),
  * checked against libm in tests/unit/test_kernels_fast.c. */
-static inline float psw_vexpf(float x) {
+PSW_VEC_INLINE float psw_vexpf(float x) {
     float xc = x > 88.0f ? 88.0f : x;
     xc = xc < -87.3f ? -87.3f : xc;
     /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22). */

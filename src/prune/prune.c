@@ -145,7 +145,7 @@ psw_status psw_prune_mlp(const psw_model *src, double retention, psw_prune_score
     st = psw_model_init(dst, &pruned_cfg, err);
     if (st != PSW_OK) goto fail;
     for (int i = 0; i < PSW_P_COUNT; i++) {
-        if (i == PSW_P_GATE || i == PSW_P_UP || i == PSW_P_DOWN) continue;
+        if (i == PSW_P_GATE || i == PSW_P_UP || i == PSW_P_DOWN || !src->params.count[i]) continue;
         memcpy(dst->params.ptr[i], src->params.ptr[i], src->params.count[i] * sizeof(float));
     }
     for (size_t l = 0; l < L; l++) {

@@ -367,7 +367,8 @@ static void on_ready(coord *c, const psw_msg_ready *m, int rank) {
         send_stop(c, rank);
         return;
     }
-    PSW_LOG_DEBUG("sweep: rank %d ready (%d threads)", rank, (int)m->threads);
+    PSW_LOG_INFO("sweep: rank %d ready (%d OpenBLAS thread%s)", rank, (int)m->threads,
+                 m->threads == 1 ? "" : "s");
     dispatch(c, rank);
 }
 

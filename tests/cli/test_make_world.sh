@@ -18,6 +18,9 @@ grep -q "make-world: seed 4: 12 entities, 60 facts, 200/30/30 questions" "$tmp/e
 run "$tmp/b" --seed 4 $small || { echo "FAIL: make-world b"; exit 1; }
 run "$tmp/c" --seed 5 $small || { echo "FAIL: make-world c"; exit 1; }
 run "$tmp/d" --seed 4 $small --facts-per-entity 4 || { echo "FAIL: make-world d"; exit 1; }
+run "$tmp/f" --seed 4 $small --fixed-choices || { echo "FAIL: make-world f"; exit 1; }
+grep -q '"fixed_choices":.*true' "$tmp/f/world.json" || { echo "FAIL: world.json lacks fixed_choices true"; fail=1; }
+cmp -s "$tmp/a/dev.jsonl" "$tmp/f/dev.jsonl" && { echo "FAIL: --fixed-choices changes nothing"; fail=1; }
 for f in $files; do
   [ -s "$tmp/a/$f" ] || { echo "FAIL: $f missing or empty"; fail=1; continue; }
   cmp -s "$tmp/a/$f" "$tmp/b/$f" || { echo "FAIL: $f differs for the same seed"; fail=1; }

@@ -42,12 +42,13 @@ JSON
 
 cd "$WORK"
 export PSW_BIN="$PSW_CLI" PSW_GRACE=30
-jobid=$(sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task="$(nproc)" --time=10 \
+jobid=$(sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task="$(nproc)" --time=30 \
         --output="$WORK/job.out" "$PSW_SOURCE_DIR/slurm/sweep.sbatch" "$WORK/slow.json") \
     || fail "sbatch refused the script"
 echo "ok   submitted job $jobid"
 
-# Wait until the sweep has written 2 rows, then deliver the time-limit signal to the batch script.
+# --time=30: the script asks for USR1 600 s before the limit, so a shorter limit would signal at
+# once. Wait until the sweep has written 2 rows, then deliver the time-limit signal to the batch script.
 for _ in $(seq 600); do
     [ "$(rows_done)" -ge 2 ] && break
     sleep 0.1
@@ -85,7 +86,7 @@ grep "^sweep.sbatch:" <<<"$out"
 
 # The mpirun launcher inside the allocation, on a fresh file (--new moves the old one aside).
 jobid=$(PSW_LAUNCHER=mpirun sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task="$(nproc)" \
-        --time=10 --output="$WORK/job2.out" "$PSW_SOURCE_DIR/slurm/sweep.sbatch" "$WORK/slow.json" \
+        --time=30 --output="$WORK/job2.out" "$PSW_SOURCE_DIR/slurm/sweep.sbatch" "$WORK/slow.json" \
         --new) || fail "sbatch (mpirun)"
 for _ in $(seq 900); do
     grep -q "prunesweep exited with" "$WORK/job2.out" 2>/dev/null && break

@@ -229,8 +229,10 @@ static void test_self_kl(psw_run_context *ctx) {
     psw_train_result res;
     CHECK_OK(psw_train(&student, &ts, &td, &res, &err), &err);
     printf("self-KL at step 0 through the fp16 cache: %.3e\n", res.final_loss);
-    CHECK(res.steps == 1 && res.final_loss >= 0 && res.final_loss < 1e-4,
-          "self-KL through the fp16 cache at step 0: %.3e < 1e-4", res.final_loss);
+    /* Not exactly 0: the cache rounds the teacher to fp16, and the engine's float KL of two
+     * nearly equal distributions can round a hair below 0. */
+    CHECK(res.steps == 1 && fabs(res.final_loss) < 1e-4,
+          "self-KL through the fp16 cache at step 0: |%.3e| < 1e-4", res.final_loss);
     free(tokens);
     free(teacher);
     psw_model_free(&student);

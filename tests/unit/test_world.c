@@ -291,6 +291,51 @@ static void test_holdout(void) {
     psw_world_free(w);
 }
 
+/* fixed_choices: every question of a relation lists the same 5 objects in the same order, and
+ * the answer is still the fact's object. */
+static void test_fixed_choices(void) {
+    psw_world_opts o;
+    psw_world_opts_default(&o);
+    o.fixed_choices = true;
+    psw_world *w = gen(&o);
+    cJSON *ids = cJSON_CreateObject();
+    int letters[5] = {0};
+    check_split(w, PSW_WORLD_TRAIN, ids, letters);
+    check_split(w, PSW_WORLD_DEV, ids, letters);
+    cJSON_Delete(ids);
+    size_t len, nq, nf;
+    const char *text = psw_world_jsonl(w, PSW_WORLD_DEV, &len);
+    const int32_t *qf = psw_world_question_facts(w, PSW_WORLD_DEV, &nq);
+    const psw_world_fact *facts = psw_world_facts(w, &nf);
+    char *first[PSW_WORLD_N_RELATIONS] = {0};
+    size_t differ = 0, i = 0;
+    for (const char *p = text; *p; i++) {
+        const char *nl = strchr(p, '\n');
+        cJSON *j = cJSON_ParseWithLength(p, (size_t)(nl - p));
+        p = nl + 1;
+        char *ch = cJSON_PrintUnformatted(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "question"),
+                                             "choices"));
+        int r = facts[qf[i]].relation_index;
+        if (!first[r]) first[r] = ch;
+        else {
+            differ += strcmp(first[r], ch) != 0;
+            free(ch);
+        }
+        cJSON_Delete(j);
+    }
+    CHECK(differ == 0, "fixed choices: %zu dev questions list other choices than their relation's",
+          differ);
+    for (int r = 0; r < PSW_WORLD_N_RELATIONS; r++) free(first[r]);
+    psw_world_opts_default(&o);
+    psw_world *shuffled = gen(&o);
+    size_t l2;
+    const char *t2 = psw_world_jsonl(shuffled, PSW_WORLD_DEV, &l2);
+    CHECK(l2 != len || memcmp(text, t2, len) != 0, "fixed_choices changes the dev split");
+    psw_world_free(shuffled);
+    psw_world_free(w);
+}
+
 static void test_errors(void) {
     psw_world_opts o;
     psw_world *w = NULL;
@@ -418,6 +463,7 @@ int main(void) {
     test_format();
     test_dataset_reader();
     test_holdout();
+    test_fixed_choices();
     test_errors();
     test_make_dir();
     return psw_test_finish();
