@@ -5,19 +5,22 @@
  *   train_all  one training step (zero_grad + forward + backward + AdamW with clipping), CE loss on
  *              every position of every sequence (P = B*T, random targets);
  *   train_last the same step with the loss on the last position of each sequence only (P = B);
- *   forward    forward only, logits at the last position of each sequence (P = B).
+ *   forward    forward only, logits at the last position of each sequence (P = B), on an
+ *              inference reservation (as evaluation and teacher models run).
  * tokens/s counts the B*T input tokens per call. Each case runs `warmup` untimed calls, then
  * `reps` timed ones; the median (and minimum) are printed.
  *
  * Output: one tab-separated line per case on stdout (header first), fields
- *   impl shape threads mode tokens model_gflop median_s min_s tok_s gflops
- * where model_gflop is the model FLOPs of one call (formula in bench/README.md and flops() below).
+ *   impl shape threads mode tokens model_gflop median_s min_s tok_s gflops cpu_s
+ * where cpu_s is the median process CPU time per call (all threads; on a shared machine the
+ * 1-thread figure is the one least disturbed by other work), model_gflop is the model FLOPs of one call (formula in bench/README.md and flops() below).
  * The sgemm line has shape "sgemmN" and mode "sgemm".
  *
  * Does not: compare against PyTorch (bench/engine/torch_step.py does the peer side and
  * bench/run.sh builds the table). */
 #include <cblas.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +88,12 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static uint64_t lcg_state = 0x9E3779B97F4A7C15ull;
 static uint32_t lcg(void) {
     lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
@@ -105,6 +114,7 @@ static int bench_shape(const shape *s, int threads, const bool *modes, int warmu
     int64_t *pos_last = psw_xmalloc(sizeof(int64_t) * (size_t)B);
     float *logits = NULL;
     double *times = psw_xmalloc(sizeof(double) * (size_t)reps);
+    double *cpu = psw_xmalloc(sizeof(double) * (size_t)reps);
     int rc = 1;
     for (int i = 0; i < BT; i++) {
         tokens[i] = (int32_t)(lcg() % (uint32_t)V);
@@ -119,7 +129,6 @@ static int bench_shape(const shape *s, int threads, const bool *modes, int warmu
     if (psw_model_init(&m, &cfg, &err) != PSW_OK) goto fail;
     psw_model_init_random(&m, 1234, 0.02f);
     bool train = modes[MODE_TRAIN_ALL] || modes[MODE_TRAIN_LAST];
-    /* One reservation for every mode, as a training worker holds it. */
     if (psw_model_reserve(&m, B, T, train ? BT : B, train, &err) != PSW_OK) goto fail;
     logits = psw_try_alloc(sizeof(float) * (size_t)B * V);
     if (!logits) {
@@ -128,6 +137,10 @@ static int bench_shape(const shape *s, int threads, const bool *modes, int warmu
     }
     for (int md = 0; md < MODE_COUNT; md++) {
         if (!modes[md]) continue;
+        /* Forward-only runs on an inference reservation, as evaluation and teachers do. */
+        if (md == MODE_FORWARD && train &&
+            psw_model_reserve(&m, B, T, B, false, &err) != PSW_OK)
+            goto fail;
         psw_loss_spec ls;
         memset(&ls, 0, sizeof ls);
         ls.P = md == MODE_TRAIN_ALL ? BT : B;
@@ -137,7 +150,7 @@ static int bench_shape(const shape *s, int threads, const bool *modes, int warmu
         ls.ce_weight = 1.0f;
         ls.grad_scale = 1.0f;
         for (int r = -warmup; r < reps; r++) {
-            double t0 = psw_now(), loss, gnorm;
+            double t0 = psw_now(), c0 = cpu_now(), loss, gnorm;
             if (md == MODE_FORWARD) {
                 if (psw_model_forward(&m, &batch, pos_last, B, logits, &err) != PSW_OK) goto fail;
             } else {
@@ -145,13 +158,14 @@ static int bench_shape(const shape *s, int threads, const bool *modes, int warmu
                 if (psw_model_forward_backward(&m, &batch, &ls, &loss, &err) != PSW_OK) goto fail;
                 if (psw_model_adamw_step(&m, &opt, &gnorm, &err) != PSW_OK) goto fail;
             }
-            double dt = psw_now() - t0;
-            if (r >= 0) times[r] = dt;
+            double dt = psw_now() - t0, dc = cpu_now() - c0;
+            if (r >= 0) times[r] = dt, cpu[r] = dc;
         }
         double f = flops(s, (mode)md);
         double med = median(times, reps), mn = times[0];
-        printf("ours\t%s\t%d\t%s\t%d\t%.3f\t%.6f\t%.6f\t%.1f\t%.2f\n", s->name, threads,
-               MODE_NAMES[md], BT, f * 1e-9, med, mn, BT / med, f * 1e-9 / med);
+        printf("ours\t%s\t%d\t%s\t%d\t%.3f\t%.6f\t%.6f\t%.1f\t%.2f\t%.6f\n", s->name, threads,
+               MODE_NAMES[md], BT, f * 1e-9, med, mn, BT / med, f * 1e-9 / med,
+               median(cpu, reps));
         fflush(stdout);
     }
     rc = 0;
@@ -161,7 +175,7 @@ fail:
 fail_quiet:
 done:
     psw_model_free(&m);
-    free(logits), free(times), free(tokens), free(lengths), free(targets), free(pos_all),
+    free(logits), free(times), free(cpu), free(tokens), free(lengths), free(targets), free(pos_all),
         free(pos_last);
     return rc;
 }
@@ -191,8 +205,8 @@ static int bench_sgemm(int N, int threads, int reps) {
     }
     double f = 2.0 * N * (double)N * N;
     double med = median(times, reps), mn = times[0];
-    printf("ours\tsgemm%d\t%d\tsgemm\t0\t%.3f\t%.6f\t%.6f\t0\t%.2f\n", N, threads, f * 1e-9, med,
-           mn, f * 1e-9 / med);
+    printf("ours\tsgemm%d\t%d\tsgemm\t0\t%.3f\t%.6f\t%.6f\t0\t%.2f\t0\n", N, threads, f * 1e-9,
+           med, mn, f * 1e-9 / med);
     fflush(stdout);
     free(a), free(b), free(c), free(times);
     return 0;
@@ -292,7 +306,7 @@ int main(int argc, char **argv) {
     /* The BLAS the figures depend on, for the report (stderr keeps stdout a clean table). */
     fprintf(stderr, "# openblas %s, core %s\n", openblas_get_config(), openblas_get_corename());
     if (header)
-        printf("impl\tshape\tthreads\tmode\ttokens\tmodel_gflop\tmedian_s\tmin_s\ttok_s\tgflops\n");
+        printf("impl\tshape\tthreads\tmode\ttokens\tmodel_gflop\tmedian_s\tmin_s\ttok_s\tgflops\tcpu_s\n");
     int rc = 0;
     for (int t = 0; t < n_threads; t++)
         if (sgemm_n > 0) rc |= bench_sgemm(sgemm_n, threads[t], reps);

@@ -18,7 +18,7 @@ AdamW (decay on matrices only, like the engine). The thread count is set for ATe
 (torch.set_num_threads) and for the OpenBLAS that ATen's sgemm calls (openblas_set_num_threads;
 Debian's torch links libopenblas). Run with OMP_WAIT_POLICY=PASSIVE (bench/run.sh does).
 
-Output: the same tab-separated lines as bench_engine, impl "torch".
+Output: the same tab-separated lines as bench_engine, impl "torch" (cpu_s from time.process_time).
 --check compares the model's logits and CE loss against tests/reference's independent float64
 fixture (OLMo2 with GQA and padding) and exits non-zero on a mismatch.
 """
@@ -198,15 +198,16 @@ def bench_shape(name, threads, modes, warmup, reps, foreach):
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             opt.step()
 
-        times = []
+        times, cpu = [], []
         for r in range(warmup + reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step()
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if r >= warmup:
                 times.append(dt)
+                cpu.append(dc)
         med = statistics.median(times)
-        out.append((name, threads, mode, B * T, med, min(times)))
+        out.append((name, threads, mode, B * T, med, min(times), statistics.median(cpu)))
     return out
 
 
@@ -276,14 +277,14 @@ def main():
     threads = [int(x) for x in a.threads.split(",")]
     foreach = {"default": None, "on": True, "off": False}[a.foreach]
     if not a.no_header:
-        print("impl\tshape\tthreads\tmode\ttokens\tmodel_gflop\tmedian_s\tmin_s\ttok_s\tgflops")
+        print("impl\tshape\tthreads\tmode\ttokens\tmodel_gflop\tmedian_s\tmin_s\ttok_s\tgflops\tcpu_s")
     for name in shapes:
         for t in threads:
-            for (shape, th, mode, tok, med, mn) in bench_shape(name, t, modes, a.warmup, a.reps,
-                                                              foreach):
+            for (shape, th, mode, tok, med, mn, cpu) in bench_shape(name, t, modes, a.warmup,
+                                                                   a.reps, foreach):
                 # model FLOPs come from bench_engine (same formula, same shapes); 0 here
                 print(f"torch\t{shape}\t{th}\t{mode}\t{tok}\t0\t{med:.6f}\t{mn:.6f}\t"
-                      f"{tok / med:.1f}\t0", flush=True)
+                      f"{tok / med:.1f}\t0\t{cpu:.6f}", flush=True)
     return 0
 
 

@@ -61,14 +61,6 @@ void psw_attention_backward_ref(float *dq, float *dk, float *dv, const float *do
                                 const float *att, const float *q, const float *k, const float *v,
                                 const int32_t *lengths, int B, int T, int NH, int NKV, int HD);
 
-/* Attention output at P query rows only (inference: the last layer needs nothing else).
- * rows[p] = b*T + t is the flat position of query p; q (P, NH*HD) holds those queries (after norm
- * and RoPE), k and v (B, T, NKV, HD) every key and value; out (P, NH*HD) is overwritten;
- * scratch (T). Equals the rows[p] rows of psw_attention_forward. */
-void psw_attention_rows(float *out, float *scratch, const float *q, const float *k,
-                        const float *v, const int64_t *rows, int P, int T, int NH, int NKV,
-                        int HD);
-
 /* ---- SwiGLU: out = silu(gate) * up, elementwise over n ---- */
 void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
 /* dgate, dup (n) += ... */

@@ -39,7 +39,9 @@ typedef struct psw_sweep_options {
     bool fresh;            /* --new: move an existing results file aside and start a new one */
     double grace_seconds;  /* >= 0: how long in-flight tasks may finish after a stop signal */
     int threads_per_rank;  /* OpenBLAS threads; 0 = the spec's threads_per_rank, and when that
-                            * is 0 too: usable cores of the node / workers on the node (>= 1) */
+                            * is 0 too: cores of the node / workers on the node (>= 1), or the
+                            * cores the launcher bound the rank to when that is fewer (mpirun
+                            * binds each rank to one core with -np <= 2: use --bind-to none) */
     const char *cache_dir; /* teacher cache directory; NULL = "<output>.cache" */
 } psw_sweep_options;
 

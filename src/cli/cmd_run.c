@@ -17,7 +17,9 @@ static void usage(FILE *f) {
           "  --grace SECONDS       after SIGTERM/SIGINT/SIGUSR1, how long running\n"
           "                        configurations may finish (default 60)\n"
           "  --threads-per-rank T  OpenBLAS threads per rank (default: the spec's\n"
-          "                        threads_per_rank, else cores / workers)\n"
+          "                        threads_per_rank, else cores / workers, or the cores\n"
+          "                        mpirun bound the rank to: -np 2 binds one core per rank\n"
+          "                        unless mpirun gets --bind-to none)\n"
           "  --cache-dir DIR       teacher-logits cache directory (default OUTPUT.cache)\n"
           "Rank 0 coordinates and writes the results; ranks 1..N-1 run configurations.\n"
           "Exit status: 0 complete, 1 failure, 2 usage or spec error, 3 stopped (resumable).\n",

@@ -114,33 +114,6 @@ void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, con
     }
 }
 
-PSW_VEC_CLONES
-static void softmax_row_clone(float *row, int n) { causal_softmax_row(row, n - 1, n); }
-
-void psw_attention_rows(float *out, float *scratch, const float *q, const float *k,
-                        const float *v, const int64_t *rows, int P, int T, int NH, int NKV,
-                        int HD) {
-    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
-    int group = NH / NKV;
-    float scale = 1.0f / sqrtf((float)HD);
-    for (int p = 0; p < P; p++) {
-        int64_t b = rows[p] / T, t = rows[p] % T;
-        int n = (int)t + 1;
-        for (int h = 0; h < NH; h++) {
-            int g = h / group;
-            const float *qh = q + (size_t)p * QD + (size_t)h * HD;
-            const float *kg = k + (size_t)b * T * KD + (size_t)g * HD;
-            const float *vg = v + (size_t)b * T * KD + (size_t)g * HD;
-            /* scores (n) = scale * kg (n, HD) @ qh;  out (HD) = vg^T (HD, n) @ probs */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, HD, scale, kg, (int)KD, qh, 1, 0.0f,
-                        scratch, 1);
-            softmax_row_clone(scratch, n);
-            cblas_sgemv(CblasRowMajor, CblasTrans, n, HD, 1.0f, vg, (int)KD, scratch, 1, 0.0f,
-                        out + (size_t)p * QD + (size_t)h * HD, 1);
-        }
-    }
-}
-
 /* The plain causal softmax (libm expf, one double sum) for the reference twin. */
 static void ref_softmax_row(float *row, int t, int T) {
     float mx = row[0];

@@ -322,100 +322,23 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch) {
 #undef W
 }
 
-/* Rotates the P rows of x (P, NX*HD), row p at the position of pos[p] within its sequence. */
-static void rope_rows(float *x, const struct psw_acts *a, const int64_t *pos, int P, int T,
-                      int NX, int HD) {
-    int half = HD / 2;
-    for (int p = 0; p < P; p++) {
-        size_t t = (size_t)(pos[p] % T);
-        psw_rope_forward(x + (size_t)p * NX * HD, a->rope_cos + t * half, a->rope_sin + t * half,
-                         1, 1, NX, HD);
-    }
-}
-
-/* The last layer for inference: only the P requested rows feed the logits, so keys and values
- * are computed for every row but queries, attention output, o_proj, the norms and the MLP only
- * for those rows. Reads resid[L-1]; writes the final hidden rows (P, C) to a->xg. Uses the layer's
- * buffers for P rows (P <= BT), a->lnf as (P, C) scratch and the attention buffer as (T) scratch. */
-static void last_layer_rows(psw_model *m, const psw_batch *batch, const int64_t *pos, int P) {
-    const psw_model_config *cfg = &m->cfg;
-    struct psw_acts *a = m->acts;
-    int l = cfg->num_layers - 1;
-    psw_layer_acts *la = &a->layer[l];
-    const psw_params *p = &m->params;
-    int B = batch->B, T = batch->T, BT = B * T;
-    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
-        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
-    int QD = NH * HD, KD = NKV * HD;
-    float eps = cfg->rms_norm_eps;
-    const float *x = a->resid[l];
-    size_t PC = (size_t)P * C;
-#define W(id) psw_layer_param(p, cfg, (id), l)
-    if (cfg->arch == PSW_ARCH_LLAMA) {
-        psw_rmsnorm_forward(la->ln1, la->ln1_rstd, x, W(PSW_P_ATTN_NORM), BT, C, eps);
-        psw_matmul_forward(la->k, la->ln1, W(PSW_P_K), BT, C, KD);
-        psw_matmul_forward(la->v, la->ln1, W(PSW_P_V), BT, C, KD);
-        for (int i = 0; i < P; i++)
-            memcpy(a->lnf + (size_t)i * C, la->ln1 + (size_t)pos[i] * C, sizeof(float) * C);
-        psw_matmul_forward(la->q, a->lnf, W(PSW_P_Q), P, C, QD);
-    } else {
-        psw_matmul_forward(la->kraw, x, W(PSW_P_K), BT, C, KD);
-        psw_rmsnorm_forward(la->k, la->k_rstd, la->kraw, W(PSW_P_K_NORM), BT, KD, eps);
-        psw_matmul_forward(la->v, x, W(PSW_P_V), BT, C, KD);
-        for (int i = 0; i < P; i++)
-            memcpy(a->lnf + (size_t)i * C, x + (size_t)pos[i] * C, sizeof(float) * C);
-        psw_matmul_forward(la->qraw, a->lnf, W(PSW_P_Q), P, C, QD);
-        psw_rmsnorm_forward(la->q, la->q_rstd, la->qraw, W(PSW_P_Q_NORM), P, QD, eps);
-    }
-    psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
-    rope_rows(la->q, a, pos, P, T, NH, HD);
-    psw_attention_rows(la->atty, la->att, la->q, la->k, la->v, pos, P, T, NH, NKV, HD);
-    if (cfg->arch == PSW_ARCH_LLAMA) {
-        psw_matmul_forward(la->mid, la->atty, W(PSW_P_O), P, QD, C);
-        for (int i = 0; i < P; i++)
-            add_inplace(la->mid + (size_t)i * C, x + (size_t)pos[i] * C, (size_t)C);
-        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), P, C, eps);
-        psw_matmul_forward(la->gate, la->ln2, W(PSW_P_GATE), P, C, H);
-        psw_matmul_forward(la->up, la->ln2, W(PSW_P_UP), P, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
-        psw_matmul_forward(a->xg, la->act, W(PSW_P_DOWN), P, H, C);
-        add_inplace(a->xg, la->mid, PC);
-    } else {
-        psw_matmul_forward(la->attn_o, la->atty, W(PSW_P_O), P, QD, C);
-        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), P, C, eps);
-        add_inplace(la->mid, a->lnf, PC); /* lnf still holds the gathered input rows */
-        psw_matmul_forward(la->gate, la->mid, W(PSW_P_GATE), P, C, H);
-        psw_matmul_forward(la->up, la->mid, W(PSW_P_UP), P, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
-        psw_matmul_forward(la->mlp_o, la->act, W(PSW_P_DOWN), P, H, C);
-        psw_rmsnorm_forward(a->xg, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), P, C, eps);
-        add_inplace(a->xg, la->mid, PC);
-    }
-#undef W
-}
-
 const float *psw_head_weight(const psw_model *m) {
     return m->cfg.tie_word_embeddings ? m->params.ptr[PSW_P_EMBED] : m->params.ptr[PSW_P_LM_HEAD];
 }
 
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits, bool keep_acts) {
+                     float *logits) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
-    int C = cfg->hidden_size, L = cfg->num_layers;
+    int C = cfg->hidden_size;
     psw_embedding_forward(a->resid[0], batch->tokens, batch->lengths, m->params.ptr[PSW_P_EMBED],
                           batch->B, batch->T, C);
-    if (keep_acts) {
-        for (int l = 0; l < L; l++) layer_forward(m, l, batch);
-        /* The final norm is per row, so gathering first is exact, and the LM head (the largest
-         * matmul for big vocabularies) runs on P rows only. */
-        const float *xf = a->resid[L];
-        for (int p = 0; p < P; p++)
-            memcpy(a->xg + (size_t)p * C, xf + (size_t)pos[p] * C, sizeof(float) * C);
-    } else {
-        for (int l = 0; l + 1 < L; l++) layer_forward(m, l, batch);
-        last_layer_rows(m, batch, pos, P);
-    }
+    for (int l = 0; l < cfg->num_layers; l++) layer_forward(m, l, batch);
+    /* The final norm is per row, so gathering first is exact, and the LM head (the largest
+     * matmul for big vocabularies) runs on P rows only. */
+    const float *xf = a->resid[cfg->num_layers];
+    for (int p = 0; p < P; p++)
+        memcpy(a->xg + (size_t)p * C, xf + (size_t)pos[p] * C, sizeof(float) * C);
     psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, m->params.ptr[PSW_P_FINAL_NORM], P, C,
                         cfg->rms_norm_eps);
     psw_matmul_forward(logits, a->lnf, psw_head_weight(m), P, C, cfg->vocab_size);
@@ -425,6 +348,6 @@ psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t
                              float *logits, psw_err *err) {
     psw_status st = psw_check_batch(m, batch, pos, P, false, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, pos, P, logits, false);
+    psw_forward_run(m, batch, pos, P, logits);
     return PSW_OK;
 }

@@ -57,10 +57,8 @@ const float *psw_head_weight(const psw_model *m);
 /* Validates a batch and positions against the reservation and the vocabulary. */
 psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                            bool training, psw_err *err);
-/* The forward pass proper (no checks): logits (P, V). keep_acts=true fills every activation
- * backward needs; false (inference, validation loss) runs the last layer at the P rows only, so
- * its activations are partial. */
+/* The forward pass proper (no checks): fills the activations and logits (P, V). */
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits, bool keep_acts);
+                     float *logits);
 
 #endif

@@ -506,6 +506,8 @@ psw_status psw_sweep_coordinate(const psw_sweep_env *env, psw_sweep_outcome *out
     double wall0 = psw_now(), cpu0 = cpu_seconds();
     int workers = env->size > 1 ? env->size - 1 : 1;
     if (env->size == 1) {
+        PSW_LOG_INFO("sweep: running every task in this process, %d OpenBLAS thread%s",
+                     env->threads, env->threads == 1 ? "" : "s");
         st = run_serial(&c, err);
     } else {
         psw_run_context_close(&c.ctx); /* rank 0 only coordinates: free the model */

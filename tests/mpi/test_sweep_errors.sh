@@ -53,7 +53,10 @@ msg=$($PY -c 'import h5py; r=h5py.File("fails.h5","r",swmr=True)["runs"][:]; pri
 grep -q '^progress: 7/11 done (7 ok, 0 diverged), 4 failed, 0 pending$' st.txt || fail "status: $(grep progress st.txt)"
 grep -qE '^0\.5 +ce +100 +0/1 +- ' st.txt || fail "status line of a failed group: $(cat st.txt)"
 # Failed rows are retried on resume (and fail again, appended after the old ones).
-expect 0 '7 already finished, 4 to run' "$PSW_CLI" run fails.json --threads-per-rank 1
+expect 0 '7 already finished, 4 to run' "$PSW_CLI" run fails.json
+# Without --threads-per-rank a single process uses every core it may run on.
+t=$(nproc)
+grep -q "running every task in this process, $t OpenBLAS thread" err.txt || fail "thread count: $(grep 'running every' err.txt)"
 [ "$(rows fails.h5)" -eq 15 ] || fail "resume of failed rows: $(rows fails.h5) rows"
 
 # A results file from another spec is refused and left alone; --new moves it aside.
