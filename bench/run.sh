@@ -51,29 +51,34 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 import csv, sys
 raw, out = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(raw), delimiter="\t"))
-peak = {r["threads"]: float(r["gflops"]) for r in rows if r["mode"] == "sgemm"}
+sg = {r["threads"]: r for r in rows if r["mode"] == "sgemm"}
+peak = {t: float(r["gflops"]) for t, r in sg.items()}
+best = {t: float(r["model_gflop"]) / float(r["min_s"]) for t, r in sg.items()}
 ours = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "ours" and r["mode"] != "sgemm"}
 torch = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "torch"}
-names = {"train_all": "train, loss on all positions", "train_last": "train, loss on last position",
+names = {"train_all": "train, loss at all positions", "train_last": "train, loss at last position",
          "forward": "forward, logits at last position"}
 L = []
 L.append("Run started $started; machine: $(nproc) cores, $info.")
 L.append("Load average (1/5/15 min) before: $load_before; after: $load_after.")
 L.append("Medians of $REPS timed repetitions after $WARMUP warmup calls.")
 L.append("")
-L.append("sgemm peak ($SGEMM_N x $SGEMM_N, environment's OpenBLAS settings): " +
-         "; ".join(f"{t} threads: {g:.0f} GFLOP/s" for t, g in sorted(peak.items())) +
-         ". With OPENBLAS_CORETYPE=Haswell: $haswell GFLOP/s.")
+L.append("sgemm ($SGEMM_N x $SGEMM_N, environment's OpenBLAS settings), median (best): " +
+         "; ".join(f"{t} threads {peak[t]:.0f} ({best[t]:.0f}) GFLOP/s" for t in sorted(peak)) +
+         ". With OPENBLAS_CORETYPE=Haswell, median: $haswell GFLOP/s.")
 L.append("")
-L.append("| shape | threads | case | ours tok/s | PyTorch tok/s | ours / PyTorch | ours GFLOP/s | of sgemm peak |")
-L.append("|---|---:|---|---:|---:|---:|---:|---:|")
+L.append("| shape | threads | case | ours tok/s | PyTorch tok/s | ours / PyTorch | by best time | by CPU time | ours GFLOP/s | of sgemm peak |")
+L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 for key, o in ours.items():
     s, t, md = key
     p = torch.get(key)
-    ot = float(o["tok_s"])
-    pt = float(p["tok_s"]) if p else float("nan")
+    if p is None:
+        continue
+    ot, pt = float(o["tok_s"]), float(p["tok_s"])
+    rb = float(p["min_s"]) / float(o["min_s"])
+    rc = float(p["cpu_s"]) / float(o["cpu_s"])
     g = float(o["gflops"])
-    L.append(f"| {s} | {t} | {names[md]} | {ot:,.0f} | {pt:,.0f} | {ot / pt:.2f}x | {g:.1f} | {100 * g / peak[t]:.0f}% |")
+    L.append(f"| {s} | {t} | {names[md]} | {ot:,.0f} | {pt:,.0f} | {ot / pt:.2f}x | {rb:.2f}x | {rc:.2f}x | {g:.1f} | {100 * g / peak[t]:.0f}% |")
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF

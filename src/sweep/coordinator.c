@@ -36,7 +36,6 @@ typedef struct coord {
     int32_t n_examples, n_choices;
     char host[PSW_HOST_SIZE];
     double work_seconds; /* task wall time summed over workers */
-    double t_start;
     /* MPI mode */
     worker *workers; /* (size) index = rank; [0] unused */
     int n_active;    /* workers that have not been sent STOP */
@@ -494,7 +493,6 @@ psw_status psw_sweep_coordinate(const psw_sweep_env *env, psw_sweep_outcome *out
     coord c;
     memset(&c, 0, sizeof c);
     c.env = env;
-    c.t_start = psw_now();
     psw_status st = start(&c, err);
     if (st != PSW_OK) {
         if (env->size > 1) stop_all(env);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh SECONDS [TARGET...]: configures a clang libFuzzer build (ASan + UBSan) in
 # build-fuzz (or $PSW_FUZZ_BUILD_DIR), builds the harnesses and runs each target (all by default)
-# for SECONDS, starting from the committed seeds in tests/fuzz/corpus/<target>. New inputs go to
+# for SECONDS, starting from the committed seeds in tests/fuzz/corpus/<target> (with the
+# libFuzzer dictionary tests/fuzz/dict/<target>.dict). New inputs go to
 # BUILD/fuzz-corpus/<target>, crash inputs to BUILD/fuzz-artifacts/. Prints one summary line per
 # target (executions, exec/s, coverage) and exits 1 when any target crashed, leaked, timed out or
 # ran out of memory. Add a crash input to tests/fuzz/regressions/<target>/ once it is fixed.
@@ -37,9 +38,11 @@ for t in "${targets[@]}"; do
     corpus="$build/fuzz-corpus/$t"
     log="$build/fuzz-logs/$t.log"
     mkdir -p "$corpus"
+    dict=()
+    [[ -f $src/tests/fuzz/dict/$t.dict ]] && dict=(-dict="$src/tests/fuzz/dict/$t.dict")
     rc=0
     "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
-        -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" \
+        -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" "${dict[@]}" \
         "$corpus" "$src/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
