@@ -8,7 +8,7 @@
 #
 # Usage: bash bench/run.sh [BUILD_DIR]     (default: build-bench next to this script's repo)
 # Environment: REPS (7), WARMUP (2), SHAPES (tiny,small,medium), THREADS (1,2), SGEMM_N (3072),
-#              OUT (bench/engine/results.md), RAW (bench/engine/results.tsv).
+#              OUT (BUILD_DIR/bench/engine_results.md), RAW (BUILD_DIR/bench/engine_results.tsv).
 # Needs /usr/bin/python3 with torch (Debian python3-torch). Heavy: do not run two at once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,8 +19,8 @@ WARMUP=${WARMUP:-2}
 SHAPES=${SHAPES:-tiny,small,medium}
 THREADS=${THREADS:-1,2}
 SGEMM_N=${SGEMM_N:-3072}
-OUT=${OUT:-$here/engine/results.md}
-RAW=${RAW:-$here/engine/results.tsv}
+OUT=${OUT:-$build/bench/engine_results.md}
+RAW=${RAW:-$build/bench/engine_results.tsv}
 PY=/usr/bin/python3
 
 cmake -S "$repo" -B "$build" -DPSW_BUILD_BENCH=ON >/dev/null
@@ -40,7 +40,7 @@ IFS=, read -ra shape_list <<<"$SHAPES"
 for s in "${shape_list[@]}"; do
     echo "run.sh: $s (ours)" >&2
     "$bin" --shapes "$s" --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --no-header \
-        2>/dev/null >>"$RAW"
+        2> >(grep -v '^# openblas' >&2) >>"$RAW"
     echo "run.sh: $s (torch)" >&2
     OMP_WAIT_POLICY=PASSIVE "$PY" "$here/engine/torch_step.py" --shapes "$s" --threads "$THREADS" \
         --reps "$REPS" --warmup "$WARMUP" --no-header >>"$RAW"

@@ -15,7 +15,8 @@
 #define N_QUESTIONS 3
 #define N_CHOICES 5
 #define SENTENCES_PER_PARAGRAPH 4
-#define NAME_LEN 5 /* consonant-vowel-consonant-vowel-consonant */
+#define WORD_LEN 3                 /* consonant-vowel-consonant */
+#define NAME_LEN (2 * WORD_LEN + 1) /* two words: "dob vek" */
 
 /* A relation: its object pool and its phrasings. "$s" is the subject, "$o" the object. The pools
  * are disjoint across relations, so a distractor is never true of the subject in any relation. */
@@ -228,22 +229,40 @@ static psw_status check_opts(const psw_world_opts *o, psw_err *err) {
     return PSW_OK;
 }
 
-static void make_names(psw_world *w, psw_rng *rng) {
-    int n = w->opts.n_entities;
-    for (int e = 0; e < n; e++) {
-        for (;;) {
-            char *nm = w->names[e];
-            for (int i = 0; i < NAME_LEN; i++) {
-                const char *set = (i % 2 == 0) ? CONSONANTS : VOWELS;
-                size_t set_len = (i % 2 == 0) ? sizeof CONSONANTS - 1 : sizeof VOWELS - 1;
-                nm[i] = set[psw_rng_below(rng, set_len)];
-            }
-            nm[NAME_LEN] = '\0';
-            bool dup = word_is_reserved(nm);
-            for (int j = 0; j < e && !dup; j++) dup = strcmp(w->names[j], nm) == 0;
-            if (!dup) break;
+/* A fresh made-up word not in the fixed vocabulary and not among used[0..n_used). */
+static void make_word(psw_rng *rng, char (*used)[WORD_LEN + 1], int n_used, char *out) {
+    for (;;) {
+        for (int i = 0; i < WORD_LEN; i++) {
+            const char *set = (i % 2 == 0) ? CONSONANTS : VOWELS;
+            size_t set_len = (i % 2 == 0) ? sizeof CONSONANTS - 1 : sizeof VOWELS - 1;
+            out[i] = set[psw_rng_below(rng, set_len)];
         }
+        out[WORD_LEN] = '\0';
+        bool dup = word_is_reserved(out);
+        for (int j = 0; j < n_used && !dup; j++) dup = strcmp(used[j], out) == 0;
+        if (!dup) return;
     }
+}
+
+/* Entity names are pairs of made-up words drawn from two small pools, so each word is shared by
+ * several entities: an entity's identity, and so its facts, depend on the combination of its two
+ * tokens. A model must compute that combination (in its MLPs) rather than read facts off one
+ * token's embedding; this is what makes the knowledge prunable. */
+static void make_names(psw_world *w, psw_rng *rng) {
+    int n = w->opts.n_entities, side = 2;
+    while (side * side < n) side++;
+    side++; /* a little slack so the pairs are a random subset */
+    char (*words)[WORD_LEN + 1] = psw_xcalloc((size_t)(2 * side), sizeof *words);
+    for (int i = 0; i < 2 * side; i++) make_word(rng, words, i, words[i]);
+    int32_t *pairs = psw_xmalloc((size_t)side * (size_t)side * sizeof *pairs);
+    for (int i = 0; i < side * side; i++) pairs[i] = i;
+    psw_rng_shuffle_i32(rng, pairs, (size_t)side * (size_t)side);
+    for (int e = 0; e < n; e++) {
+        int first = pairs[e] / side, second = side + pairs[e] % side;
+        snprintf(w->names[e], NAME_LEN + 1, "%s %s", words[first], words[second]);
+    }
+    free(pairs);
+    free(words);
 }
 
 static void make_facts(psw_world *w, psw_rng *rng) {

@@ -31,13 +31,15 @@
 /* Partial sums per reduction: a multiple of every vector width in doubles. */
 #define PSW_LANES 8
 
-/* e^x for x <= 88 (larger x is clamped to 88, far above anything the kernels pass, which all
- * subtract a row maximum or feed 1/(1+e^x)); x < -87.3 gives 0. Cephes expf: range reduction
- * by ln 2 in two parts and a degree-6 polynomial, relative error below 2e-7 (about 2 ulp),
- * checked against libm in tests/unit/test_kernels_fast.c. */
+/* e^x for x <= 88 (larger x, +inf included, gives e^88: far above anything the kernels pass,
+ * which all subtract a row maximum or feed 1/(1+e^x)); x < -87.3 gives 0; NaN stays NaN. Cephes
+ * expf: range reduction by ln 2 in two parts and a degree-6 polynomial, relative error below
+ * 2e-7, checked against libm in tests/unit/test_kernels_fast.c. */
 PSW_VEC_INLINE float psw_vexpf(float x) {
-    float xc = x > 88.0f ? 88.0f : x;
-    xc = xc < -87.3f ? -87.3f : xc;
+    /* Written so that NaN clamps too (every comparison with NaN is false): the integer
+     * conversion below then always sees a finite n. */
+    float xc = x < 88.0f ? x : 88.0f;
+    xc = xc > -87.3f ? xc : -87.3f;
     /* n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |n| < 2^22). */
     float t = xc * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
@@ -54,6 +56,7 @@ PSW_VEC_INLINE float psw_vexpf(float x) {
     float scale;
     memcpy(&scale, &e, sizeof scale);
     y = y * scale;
+    y = x == x ? y : x;
     return x < -87.3f ? 0.0f : y;
 }
 

@@ -244,6 +244,30 @@ psw_status psw_config_load(const char *path, psw_model_config *cfg, psw_err *err
     return st;
 }
 
+/* Whether every parameter (as fp32, the layout of params.c plus the untied head and the
+ * OLMo2 q/k norms) can be counted in bytes without wrapping size_t. The layout and allocation
+ * code multiplies these sizes unchecked, so a config.json with huge dimensions must stop here:
+ * e.g. hidden 2^30, intermediate 2^30 and 16 layers make H*C*L exactly 2^64. */
+static bool param_bytes_fit(const psw_model_config *cfg) {
+    size_t C = (size_t)cfg->hidden_size, H = (size_t)cfg->intermediate_size;
+    size_t L = (size_t)cfg->num_layers, V = (size_t)cfg->vocab_size;
+    size_t QD = (size_t)cfg->num_heads * (size_t)cfg->head_dim;
+    size_t KD = (size_t)cfg->num_kv_heads * (size_t)cfg->head_dim;
+    /* per layer: q, k, v, o, gate, up, down, q/k norms, two block norms */
+    const size_t per_layer[][2] = {{QD, C}, {KD, C}, {KD, C}, {C, QD}, {H, C}, {H, C},
+                                   {C, H},  {QD, 1}, {KD, 1}, {C, 1},  {C, 1}};
+    size_t layer = 0, total = 0, t;
+    for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++)
+        if (!psw_size_mul(per_layer[i][0], per_layer[i][1], &t) || !psw_size_add(layer, t, &layer))
+            return false;
+    if (!psw_size_mul(layer, L, &total)) return false;
+    /* embedding and lm_head (V x C each), final norm */
+    if (!psw_size_mul(V, C, &t) || !psw_size_add(total, t, &total) ||
+        !psw_size_add(total, t, &total) || !psw_size_add(total, C, &total))
+        return false;
+    return psw_size_mul(total, sizeof(float), &t);
+}
+
 psw_status psw_config_validate(const psw_model_config *cfg, const char *source, psw_err *err) {
     const char *src = source ? source : "model config";
     if (cfg->arch != PSW_ARCH_OLMO2 && cfg->arch != PSW_ARCH_LLAMA)
@@ -274,6 +298,12 @@ psw_status psw_config_validate(const psw_model_config *cfg, const char *source, 
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
                         "%s: num_attention_heads * head_dim = %lld is too large", src,
                         (long long)cfg->num_heads * cfg->head_dim);
+    if (!param_bytes_fit(cfg))
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "%s: hidden_size %d, intermediate_size %d, num_hidden_layers %d and "
+                        "vocab_size %d give more parameter bytes than size_t can count",
+                        src, cfg->hidden_size, cfg->intermediate_size, cfg->num_layers,
+                        cfg->vocab_size);
     if (!(isfinite(cfg->rope_theta) && cfg->rope_theta > 0))
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "%s: rope_theta = %g must be positive", src,
                         (double)cfg->rope_theta);

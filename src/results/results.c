@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -811,6 +812,26 @@ static uint64_t append_bound(const psw_results *r) {
     return b;
 }
 
+/* Fails with "disk full" when `need` more bytes may not fit: fewer are free on the file system
+ * (avail), or the file of `size` bytes would pass RLIMIT_FSIZE. `what` names the operation. */
+static psw_status check_room(const char *path, const char *what, uint64_t size, uint64_t avail,
+                             uint64_t need, psw_err *err) {
+    if (avail < need)
+        return PSW_FAIL(err, PSW_ERR_IO, "%s: disk full: %s needs up to %llu bytes, %llu are free",
+                        path, what, (unsigned long long)need, (unsigned long long)avail);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        size + need > (uint64_t)lim.rlim_cur)
+        return PSW_FAIL(err, PSW_ERR_IO,
+                        "%s: disk full: %s needs up to %llu bytes, the file-size limit "
+                        "(RLIMIT_FSIZE %llu) leaves %llu",
+                        path, what, (unsigned long long)need, (unsigned long long)lim.rlim_cur,
+                        (unsigned long long)((uint64_t)lim.rlim_cur > size
+                                                 ? (uint64_t)lim.rlim_cur - size
+                                                 : 0));
+    return PSW_OK;
+}
+
 static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_err *err) {
     psw_status st = PSW_OK;
     const char *path = r->path;
@@ -832,7 +853,18 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
     H5TRY(H5Pset_metadata_read_attempts(fapl, 1), "file access list");
     fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (fid < 0) {
-        st = h5_fail(err, PSW_ERR_FORMAT, path, "cannot open existing file");
+        /* HDF5's own words for a foreign file ("file signature not found") do not say what is
+         * wrong with it; ours start with the signature (no user block). */
+        static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+        unsigned char head[8];
+        if (pread(r->lock_fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
+            memcmp(head, sig, sizeof sig) != 0) {
+            H5Eclear2(H5E_DEFAULT);
+            st = PSW_FAIL(err, PSW_ERR_FORMAT,
+                          "%s: not an HDF5 file (no HDF5 signature); refusing to touch it", path);
+        } else {
+            st = h5_fail(err, PSW_ERR_FORMAT, path, "cannot open existing file");
+        }
         goto fail;
     }
     st = validate_file(path, fid, m, r->row_file, err);
@@ -912,6 +944,19 @@ static psw_status create_new(psw_results *r, const psw_results_meta *m, psw_err 
     snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
     bool tmp_exists = false;
 
+    /* The new file plus its first row must fit; checked up front so a full disk or a small
+     * file-size limit is reported as such. A missing directory fails in H5Fcreate below. */
+    char *dir = psw_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+    struct statvfs vfs;
+    if (statvfs(slash ? dir : ".", &vfs) == 0)
+        st = check_room(path, "creating the file", 0,
+                        (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r), err);
+    free(dir);
+    if (st) goto fail;
+
     H5TRY(fapl = make_fapl(false, false), "file access list");
     r->file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     if (r->file < 0) {
@@ -968,6 +1013,17 @@ psw_status psw_results_open(const char *path, const psw_results_meta *meta, psw_
     (void)H5dont_atexit();
     if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
         return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
+    /* A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process before
+     * the error can be reported or a temporary file removed. Ignored, the write fails with
+     * EFBIG and is reported like a full disk. A handler someone installed is left alone. */
+    struct sigaction old_xfsz;
+    if (sigaction(SIGXFSZ, NULL, &old_xfsz) == 0 && old_xfsz.sa_handler == SIG_DFL) {
+        struct sigaction ign;
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        (void)sigaction(SIGXFSZ, &ign, NULL); /* best effort: it only improves the message */
+    }
 
     psw_results *r = psw_xcalloc(1, sizeof *r);
     r->path = psw_xstrdup(path);
@@ -1071,28 +1127,13 @@ static psw_status check_record(const psw_results *r, const psw_run_record *rec, 
  * whose flush failed poorly. The bound is generous: new chunks for every dataset plus a margin. */
 static psw_status check_space(const psw_results *r, psw_err *err) {
     const char *path = r->path;
-    uint64_t need = append_bound(r);
     struct stat sb;
     struct statvfs vfs;
     if (fstat(r->lock_fd, &sb) != 0 || fstatvfs(r->lock_fd, &vfs) != 0)
         return PSW_FAIL(err, PSW_ERR_IO, "%s: cannot check free space: %s", path,
                         strerror(errno));
-    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-    if (avail < need)
-        return PSW_FAIL(err, PSW_ERR_IO,
-                        "%s: disk full: appending a row needs up to %llu bytes, %llu are free",
-                        path, (unsigned long long)need, (unsigned long long)avail);
-    struct rlimit lim;
-    if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
-        (uint64_t)sb.st_size + need > (uint64_t)lim.rlim_cur)
-        return PSW_FAIL(err, PSW_ERR_IO,
-                        "%s: disk full: appending a row needs up to %llu bytes, the file-size "
-                        "limit (RLIMIT_FSIZE %llu) leaves %llu",
-                        path, (unsigned long long)need, (unsigned long long)lim.rlim_cur,
-                        (unsigned long long)((uint64_t)lim.rlim_cur > (uint64_t)sb.st_size
-                                                 ? (uint64_t)lim.rlim_cur - (uint64_t)sb.st_size
-                                                 : 0));
-    return PSW_OK;
+    return check_room(path, "appending a row", (uint64_t)sb.st_size,
+                      (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r), err);
 }
 
 static void fill_row(h5_row *row, const psw_run_record *rec) {

@@ -86,6 +86,7 @@ void psw_default_opts_init(psw_default_opts *o) {
     o->train = (psw_pretrain_opts){.batch = 16, .seq_len = 128, .steps = 1500, .warmup = 100,
                                    .lr = 3e-3f, .lr_min = 1e-4f, .weight_decay = 0.01f,
                                    .max_grad_norm = 1.0f, .seed = 0};
+    o->world.fixed_choices = true;
     o->sft_epochs = 4;
     o->sft_batch = 32;
     o->sft_lr = 2e-3f;
@@ -94,12 +95,13 @@ void psw_default_opts_init(psw_default_opts *o) {
 /* The options as the text stored in prepared.json: a different text means a different default. */
 static void opts_text(const psw_default_opts *o, char *buf, size_t n) {
     snprintf(buf, n,
-             "world seed=%llu entities=%d facts=%d train=%d dev=%d test=%d holdout=%d vocab=%d "
+             "world seed=%llu entities=%d facts=%d train=%d dev=%d test=%d holdout=%d drills=%d "
+             "fixed=%d vocab=%d "
              "model hidden=%d layers=%d heads=%d kv=%d inter=%d train batch=%d seq=%d steps=%ld "
              "warmup=%ld lr=%g lr_min=%g wd=%g clip=%g seed=%llu sft epochs=%d batch=%d lr=%g",
              (unsigned long long)o->world.seed, o->world.n_entities, o->world.facts_per_entity,
              o->world.n_train, o->world.n_dev, o->world.n_test, o->world.holdout_pct,
-             o->vocab_size, o->hidden, o->layers, o->heads, o->kv_heads, o->intermediate,
+             o->world.n_drills, (int)o->world.fixed_choices, o->vocab_size, o->hidden, o->layers, o->heads, o->kv_heads, o->intermediate,
              o->train.batch, o->train.seq_len, o->train.steps, o->train.warmup,
              (double)o->train.lr, (double)o->train.lr_min, (double)o->train.weight_decay,
              (double)o->train.max_grad_norm, (unsigned long long)o->train.seed, o->sft_epochs,

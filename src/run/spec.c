@@ -1043,8 +1043,19 @@ static cJSON *ok_json(cJSON *j) {
 static void add_str(cJSON *o, const char *k, const char *v) {
     ok_json(cJSON_AddStringToObject(o, k, v));
 }
+/* Numbers are written as the config id text writes retention (fmt_num: %.15g, or %.17g when
+ * that does not read back exactly). cJSON's own printer accepts a %.15g text that is merely
+ * close to the value, so it wrote 0.75184467440737091 as 0.751844674407371 and 2^53 as
+ * 9.00719925474099e+15: the spec changed on re-parse, and with it the grid's config ids.
+ * -0 is written 0, as cJSON did. Every value here is finite (validated). */
+static cJSON *num_item(double v) {
+    PSW_ASSERT(isfinite(v));
+    char buf[40];
+    fmt_num(buf, sizeof buf, v == 0 ? 0.0 : v);
+    return ok_json(cJSON_CreateRaw(buf));
+}
 static void add_num(cJSON *o, const char *k, double v) {
-    ok_json(cJSON_AddNumberToObject(o, k, v));
+    if (!cJSON_AddItemToObject(o, k, num_item(v))) PSW_ABORT("cJSON_AddItemToObject failed");
 }
 static void add_bool(cJSON *o, const char *k, bool v) { ok_json(cJSON_AddBoolToObject(o, k, v)); }
 static cJSON *add_obj(cJSON *o, const char *k) { return ok_json(cJSON_AddObjectToObject(o, k)); }
@@ -1134,14 +1145,14 @@ static void json_grid(cJSON *root, const psw_spec *s) {
     const psw_spec_grid *g = &s->grid;
     cJSON *o = add_obj(root, "grid");
     cJSON *a = add_arr(o, "retention");
-    for (size_t i = 0; i < g->n_retention; i++) push(a, cJSON_CreateNumber(g->retention[i]));
+    for (size_t i = 0; i < g->n_retention; i++) push(a, num_item(g->retention[i]));
     a = add_arr(o, "loss");
     for (size_t i = 0; i < g->n_loss; i++) push(a, cJSON_CreateString(loss_names[g->loss[i]]));
     a = add_arr(o, "data_size");
     for (size_t i = 0; i < g->n_data_size; i++)
-        push(a, cJSON_CreateNumber((double)g->data_size[i]));
+        push(a, num_item((double)g->data_size[i]));
     a = add_arr(o, "seed");
-    for (size_t i = 0; i < g->n_seed; i++) push(a, cJSON_CreateNumber((double)g->seed[i]));
+    for (size_t i = 0; i < g->n_seed; i++) push(a, num_item((double)g->seed[i]));
     a = add_arr(o, "exclude");
     for (size_t i = 0; i < g->n_exclude; i++) {
         const psw_spec_exclude *e = &g->exclude[i];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -211,6 +212,27 @@ static psw_status load_spec(const char *path, int rank, psw_spec *spec, psw_err 
     return st;
 }
 
+/* The directory the results file goes in must exist and be writable. A missing one is most
+ * likely a typo in the spec; without this check the teacher cache (OUTPUT.cache) would create
+ * it silently, and a read-only one would fail only after every rank loaded the model. */
+static psw_status check_output_dir(const char *output, psw_err *err) {
+    const char *slash = strrchr(output, '/');
+    char *dir = slash ? psw_xstrdup(output) : psw_xstrdup(".");
+    if (slash) dir[slash == output ? 1 : (size_t)(slash - output)] = '\0';
+    psw_status st = PSW_OK;
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        st = PSW_FAIL(err, PSW_ERR_IO, "%s: output directory %s: %s", output, dir,
+                      strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        st = PSW_FAIL(err, PSW_ERR_IO, "%s: output directory %s is not a directory", output, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        st = PSW_FAIL(err, PSW_ERR_IO, "%s: output directory %s is not writable: %s", output,
+                      dir, strerror(errno));
+    free(dir);
+    return st;
+}
+
 /* ---- entry ---- */
 
 psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, psw_err *err) {
@@ -261,6 +283,13 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
                   : spec.threads_per_rank > 0 ? spec.threads_per_rank
                                               : auto_threads(out->rank, out->size);
     const char *output = spec.output.resolved;
+    int64_t dir_ok = PSW_OK;
+    if (out->rank == 0) dir_ok = check_output_dir(output, err);
+    bcast(&dir_ok, 1, MPI_INT64_T, "MPI_Ibcast (output directory)");
+    if (dir_ok != PSW_OK) {
+        st = (psw_status)dir_ok;
+        goto finish;
+    }
     if (opt->cache_dir) {
         cache_dir = psw_xstrdup(opt->cache_dir);
     } else {

@@ -14,6 +14,7 @@
 
 #include "psw/config.h"
 #include "psw/dataset.h"
+#include "psw/model.h"
 #include "psw/model_io.h"
 #include "psw/prompt.h"
 #include "psw/safetensors.h"
@@ -284,6 +285,25 @@ static int fuzz_config(const uint8_t *data, size_t size) {
     }
     if (psw_config_validate(&c, "fuzz.json", &err) != PSW_OK)
         violation("parsed config fails validation: %s", err.msg);
+    /* Sizes from the file never wrap: the parameter layout, recomputed with checked arithmetic,
+     * equals what params.c computes, and its byte count fits size_t. */
+    psw_params layout;
+    psw_params_layout(&c, &layout);
+    size_t total = 0;
+    for (int i = 0; i < PSW_P_COUNT; i++) {
+        size_t rows, cols, n;
+        psw_param_shape(&c, (psw_param_id)i, &rows, &cols);
+        bool per_layer = i != PSW_P_EMBED && i != PSW_P_FINAL_NORM && i != PSW_P_LM_HEAD;
+        if (!psw_size_mul(rows, cols ? cols : 1, &n) ||
+            (per_layer && !psw_size_mul(n, (size_t)c.num_layers, &n)) ||
+            !psw_size_add(total, n, &total))
+            violation("accepted config: parameter kind %d overflows size_t", i);
+        if (n != layout.count[i]) violation("layout count[%d] %zu != %zu", i, layout.count[i], n);
+    }
+    size_t bytes;
+    if (total != layout.total || !psw_size_mul(total, sizeof(float), &bytes))
+        violation("accepted config: %zu parameters (layout says %zu) overflow as bytes", total,
+                  layout.total);
     /* What we save, we (and HF) load back unchanged. */
     char *path = scratch_path("config.json");
     psw_model_config c2;

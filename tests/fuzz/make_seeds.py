@@ -307,3 +307,21 @@ put_reg("spec", "grid_over_max_configs", json.dumps({
 put_reg("spec", "ints_near_2p63", json.dumps({
     "model": {"path": "default"}, "pruning": {"seed": 9223372036854775807},
     "grid": {"retention": [1], "data_size": [8], "seed": [9223372036854775808]}}))
+put_reg("spec", "numbers_need_17_digits", json.dumps({
+    "model": {"path": "default"}, "pruning": {"seed": 9007199254740992},
+    "training": {"lr": 0.00012345678901234567, "temperature": 1.0000000000000002},
+    "grid": {"retention": [0.75184467440737091, 1e-300], "data_size": [8],
+             "seed": [9007199254740991, 0],
+             "exclude": [{"retention": 1e-300, "seed": 9007199254740991}]}}))
+# hidden 2^30 x intermediate 2^30 x 16 layers = 2^64 floats: wrapped to 0 in the unchecked layout.
+put_reg("config", "params_wrap_2p64", json.dumps(dict(
+    llama, hidden_size=2**30, intermediate_size=2**30, num_hidden_layers=16, num_attention_heads=1,
+    num_key_value_heads=1, head_dim=2**30, vocab_size=16)))
+# about 2^63 parameters: the count fits size_t, its bytes do not.
+put_reg("config", "params_bytes_over_size_t", json.dumps(dict(
+    llama, hidden_size=2**30, intermediate_size=2, num_hidden_layers=1, num_attention_heads=1,
+    num_key_value_heads=1, head_dim=2**30, vocab_size=2**31 - 1)))
+# 2^31-2 x 2^31-1 per MLP matrix, three of them: the per-layer sum wraps.
+put_reg("config", "params_sum_over_size_t", json.dumps(dict(
+    llama, hidden_size=2**31 - 2, intermediate_size=2**31 - 1, num_hidden_layers=1,
+    num_attention_heads=1, num_key_value_heads=1, head_dim=2, vocab_size=2**31 - 1)))

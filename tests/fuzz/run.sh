@@ -45,8 +45,8 @@ for t in "${targets[@]}"; do
         -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t-" "${dict[@]}" \
         "$corpus" "$src/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
@@ -58,7 +58,8 @@ for t in "${targets[@]}"; do
     printf '%-18s %10s %8s %8s %8s %8s  %s\n' "$t" "${execs:--}" "${rate:--}" "${cov:--}" \
         "${ft:--}" "${corp:--}" "$result"
     if [[ $rc -ne 0 ]]; then
-        grep -E 'ERROR|SUMMARY|invariant|runtime error|Test unit written|^    #[0-9]' "$log" | head -30 >&2 || true
+        { grep -E 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|invariant violated|SUMMARY|Test unit written' "$log" | head -8
+          grep -m 8 -E '^    #[0-9]+ ' "$log"; } >&2 || true
     fi
 done
 if [[ ${#failed[@]} -gt 0 ]]; then

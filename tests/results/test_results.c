@@ -515,11 +515,11 @@ static void test_mismatch_and_foreign(const char *dir) {
     write_bytes(text, words, sizeof words - 1);
     s = take_snap(text);
     CHECK_FAILS(psw_results_open(text, &meta, &r, &err), &err, PSW_ERR_FORMAT,
-                "notes.h5: cannot open existing file: H5F__super_read: file signature not found");
+                "notes.h5: not an HDF5 file (no HDF5 signature); refusing to touch it");
     check_unchanged(text, &s);
     write_bytes(text, "", 0);
     CHECK_FAILS(psw_results_open(text, &meta, &r, &err), &err, PSW_ERR_FORMAT,
-                "file signature not found");
+                "notes.h5: not an HDF5 file (no HDF5 signature); refusing to touch it");
     free(text);
 
     /* A truncated copy of a real results file. */

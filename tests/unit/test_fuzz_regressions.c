@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz_targets.h"
+#include "psw/config.h"
 #include "psw/safetensors.h"
 #include "psw/spec.h"
 #include "test.h"
@@ -120,10 +121,70 @@ static void test_spec_sizes(void) {
     }
 }
 
+/* config.json dimensions whose parameter count (or its bytes) would wrap size_t in the
+ * unchecked layout arithmetic are rejected by validation. */
+static void test_config_sizes(void) {
+    static const char *const files[] = {"params_wrap_2p64", "params_bytes_over_size_t",
+                                        "params_sum_over_size_t"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "fuzz/regressions/config/%s", files[i]);
+        psw_model_config cfg;
+        psw_err err = {0};
+        CHECK_FAILS(psw_config_load(path, &cfg, &err), &err, PSW_ERR_INVALID_ARG,
+                    "give more parameter bytes than size_t can count");
+    }
+    psw_err err = {0};
+    psw_model_config cfg;
+    CHECK_OK(psw_config_load("fuzz/corpus/config/olmo2_7b", &cfg, &err), &err);
+    CHECK_FAILS(psw_config_load("fuzz/regressions/config/params_wrap_2p64", &cfg, &err), &err,
+                PSW_ERR_INVALID_ARG,
+                "fuzz/regressions/config/params_wrap_2p64: hidden_size 1073741824, "
+                "intermediate_size 1073741824, num_hidden_layers 16 and vocab_size 16 give more "
+                "parameter bytes than size_t can count");
+}
+
+/* Found by fuzz_spec: psw_spec_to_json printed numbers with cJSON, which writes %.15g whenever
+ * that reads back approximately, so 17-digit values changed on re-parse and so did the config
+ * ids. Every number must survive to_json -> parse exactly. */
+static void test_spec_numbers_exact(void) {
+    char *text = NULL;
+    size_t len = 0;
+    psw_err err = {0};
+    CHECK_OK(psw_read_file("fuzz/regressions/spec/numbers_need_17_digits", &text, &len, &err),
+             &err);
+    psw_spec s, s2;
+    CHECK_OK(psw_spec_parse(text, len, "x.json", "", PSW_SPEC_MODE_RUN, &s, &err), &err);
+    char *j = psw_spec_to_json(&s, false);
+    static const char *const want[] = {
+        "\"seed\":9007199254740992", "\"lr\":0.00012345678901234567",
+        "\"temperature\":1.0000000000000002", "\"retention\":[0.75184467440737091,1e-300]",
+        "\"seed\":[9007199254740991,0]", "{\"retention\":1e-300,\"seed\":9007199254740991}"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        CHECK(strstr(j, want[i]) != NULL, "to_json has %s: %s", want[i], j);
+    CHECK_OK(psw_spec_parse(j, strlen(j), "x.json", "", PSW_SPEC_MODE_RUN, &s2, &err), &err);
+    CHECK(s2.pruning.seed == 9007199254740992ULL && s2.training.lr == 0.00012345678901234567 &&
+              s2.training.temperature == 1.0000000000000002,
+          "settings survive the round trip exactly");
+    CHECK(psw_spec_grid_count(&s) == 6 && psw_spec_grid_count(&s2) == 6,
+          "2 x 2 x 1 x 2 grid minus 2 excluded: %zu", psw_spec_grid_count(&s2));
+    for (size_t i = 0; i < psw_spec_grid_count(&s) && i < psw_spec_grid_count(&s2); i++)
+        CHECK(s.grid.configs[i].id == s2.grid.configs[i].id &&
+                  s.grid.configs[i].retention == s2.grid.configs[i].retention &&
+                  s.grid.configs[i].seed == s2.grid.configs[i].seed,
+              "config %zu keeps its values and id", i);
+    free(j);
+    free(text);
+    psw_spec_free(&s);
+    psw_spec_free(&s2);
+}
+
 int main(void) {
     psw_fuzz_setup("fuzz/small_tokenizer.json");
     test_safetensors_sizes();
     test_spec_sizes();
+    test_spec_numbers_exact();
+    test_config_sizes();
     test_replay_all();
     return psw_test_finish();
 }

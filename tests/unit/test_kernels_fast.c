@@ -25,6 +25,7 @@ static void test_vexpf(void) {
     CHECK(psw_vexpf(0.0f) == 1.0f, "vexpf(0) = 1 exactly");
     CHECK(psw_vexpf(-88.0f) == 0.0f && psw_vexpf(-1e30f) == 0.0f, "vexpf underflows to 0");
     CHECK(isfinite(psw_vexpf(1e30f)) && psw_vexpf(1e30f) > 1e38f, "vexpf clamps large x finite");
+    CHECK(isnan(psw_vexpf(NAN)), "vexpf(NaN) is NaN");
 }
 
 static float *rnd(psw_rng *r, size_t n, float scale) {

@@ -26,7 +26,7 @@ int main(void) {
     o.n_train = 500;
     char *dir = psw_test_tmpdir();
     psw_err err = {0};
-    CHECK_OK(psw_world_make_dir(&o, 800, dir, &err), &err);
+    CHECK_OK(psw_world_make_dir(&o, 700, dir, &err), &err);
     char *tok_path = psw_path_join(dir, "tokenizer.json");
     char *corpus_path = psw_path_join(dir, "corpus.txt");
     psw_tokenizer *tok = NULL;
@@ -37,7 +37,7 @@ int main(void) {
     if (!tok || !corpus) return psw_test_finish();
 
     size_t vs = psw_tokenizer_vocab_size(tok);
-    CHECK(vs == 800, "vocab size 800 (the corpus has enough pairs), got %zu", vs);
+    CHECK(vs == 700, "vocab size 700 (the corpus has enough pairs), got %zu", vs);
     CHECK(psw_tokenizer_token_to_id(tok, PSW_WORLD_EOT_TOKEN) == (int32_t)vs - 2,
           "<|endoftext|> is vocab-2");
     CHECK(psw_tokenizer_token_to_id(tok, PSW_WORLD_PAD_TOKEN) == (int32_t)vs - 1,

@@ -1,0 +1,15 @@
+#!/bin/bash
+# SIGKILL fault injection, trials 10..19 of 20 (tests/mpi/fault_kill.py; the other
+# half is test_fault_kill_a.sh): a random rank of a 3-rank sweep is killed at a random
+# moment, then the sweep is resumed; after each trial the file opens, every row written before
+# the kill is unchanged, and each configuration is present exactly once, bit-identical to an
+# uninterrupted run. Seed: $PSW_FAULT_SEED (default 9); each trial prints its choices, and
+# PSW_FAULT_TRIALS=A:B reruns any range of trials with the same choices.
+. "$(dirname "$0")/lib.sh"
+make_fixture
+write_spec kill 10 "8, 16" "0, 1"   # 16 configs + 3 reference rows
+cd "$WORK"
+seed=${PSW_FAULT_SEED:-9}
+echo "fault seed $seed"
+$PY "$PSW_SOURCE_DIR/tests/mpi/fault_kill.py" --cli "$PSW_CLI" --mpiexec "$MPIEXEC" \
+    --spec kill.json --seed "$seed" --trials "${PSW_FAULT_TRIALS:-10:20}" || fail "see above"
