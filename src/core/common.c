@@ -32,6 +32,12 @@ const char *psw_status_str(psw_status s) {
     return status_names[s];
 }
 
+/* Names from files (tensor names, JSON keys) may hold control bytes; an error stays one line. */
+static void one_line(char *msg) {
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20) *p = '?';
+}
+
 psw_status psw_err_set(psw_err *err, psw_status s, const char *fmt, ...) {
     if (err) {
         err->status = s;
@@ -39,6 +45,7 @@ psw_status psw_err_set(psw_err *err, psw_status s, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        one_line(err->msg);
     }
     return s;
 }
@@ -56,6 +63,7 @@ void psw_err_prefix(psw_err *err, const char *fmt, ...) {
     memmove(err->msg + plen, err->msg, mlen);
     memcpy(err->msg, prefix, plen);
     err->msg[plen + mlen] = '\0';
+    one_line(err->msg);
 }
 
 static void (*abort_hook)(void);

@@ -14,7 +14,8 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
-#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
+/* clang 14 emits only NAME.ifunc for target_clones, which other files cannot link against. */
+#if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
 #define PSW_VEC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif

@@ -82,12 +82,12 @@ void psw_default_opts_init(psw_default_opts *o) {
     o->layers = 4;
     o->heads = 4;
     o->kv_heads = 2;
-    o->intermediate = 512;
-    o->train = (psw_pretrain_opts){.batch = 16, .seq_len = 128, .steps = 1500, .warmup = 100,
+    o->intermediate = 64; /* small, so the world's facts fill the MLP and pruning costs knowledge */
+    o->train = (psw_pretrain_opts){.batch = 16, .seq_len = 128, .steps = 150, .warmup = 30,
                                    .lr = 3e-3f, .lr_min = 1e-4f, .weight_decay = 0.01f,
                                    .max_grad_norm = 1.0f, .seed = 0};
     o->world.fixed_choices = true;
-    o->sft_epochs = 4;
+    o->sft_epochs = 8;
     o->sft_batch = 32;
     o->sft_lr = 2e-3f;
 }

@@ -554,6 +554,7 @@ psw_status psw_bpe_word(const psw_bpe *bpe, psw_bpe_cache *cache, psw_bpe_scratc
     size_t first = out->n;
     for (size_t i = 0; i < n; i++)
         if ((st = psw_idvec_push(out, scratch->sym[i], err))) return st;
-    if (cache && len <= CACHE_MAX_KEY) cache_put(cache, h, w, len, out->ids + first, n);
+    /* n == 0 leaves out->ids possibly NULL: nothing to cache, and no pointer arithmetic on it. */
+    if (cache && len <= CACHE_MAX_KEY && n > 0) cache_put(cache, h, w, len, out->ids + first, n);
     return PSW_OK;
 }

@@ -55,7 +55,9 @@ else
 fi
 
 # 2. RLIMIT_FSIZE on the coordinator (rank 0, the writer) of a resumed sweep. The limit is set in
-# the rank's own shell: a serial run under `ulimit -f` cannot even start Open MPI's singleton.
+# rank 0's own shell (MPMD launch): a serial run under `ulimit -f` cannot even start Open MPI's
+# singleton, and Open MPI's shared-memory transport backs its segments with files larger than
+# the limit, so the ranks talk over TCP here (--mca btl self,tcp).
 "$PSW_CLI" run full.json --threads-per-rank 1 --cache-dir cache > part.log 2>&1 &
 pid=$!
 wait_done part.log 3 "$pid"
@@ -66,7 +68,7 @@ wait "$pid" || rc=$?
 $ROWS snap full.h5 limit.before || fail "snapshot"
 n=$(wc -l < limit.before)
 rc=0
-"$MPIEXEC" -np 1 --oversubscribe bash -c 'ulimit -f 200 && exec "$0" "$@"' "$PSW_CLI" run full.json \
+"$MPIEXEC" --mca btl self,tcp -np 1 --oversubscribe bash -c 'ulimit -f 200 && exec "$0" "$@"' "$PSW_CLI" run full.json \
     --threads-per-rank 1 --cache-dir cache : -np 2 --oversubscribe "$PSW_CLI" run full.json \
     --threads-per-rank 1 --cache-dir cache > limit.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { cat limit.log; fail "RLIMIT_FSIZE: exit $rc, expected 1"; }
@@ -83,7 +85,7 @@ echo "ok: RLIMIT_FSIZE after $n rows: clear error, rows intact, resumed"
 # 3. A new file that cannot be created within the limit: an error, not SIGXFSZ; nothing left.
 sed 's/"output": "full.h5"/"output": "small.h5"/' full.json > small.json
 rc=0
-"$MPIEXEC" -np 1 --oversubscribe bash -c 'ulimit -f 8 && exec "$0" "$@"' "$PSW_CLI" run small.json \
+"$MPIEXEC" --mca btl self,tcp -np 1 --oversubscribe bash -c 'ulimit -f 8 && exec "$0" "$@"' "$PSW_CLI" run small.json \
     --threads-per-rank 1 --cache-dir cache > small.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { cat small.log; fail "small limit: exit $rc, expected 1"; }
 expect_full small.log 'small.h5: disk full: creating the file needs up to [0-9]+ bytes, the file-size limit \(RLIMIT_FSIZE 8192\) leaves 8192$'
