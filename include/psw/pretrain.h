@@ -48,4 +48,8 @@ bool psw_default_ready(const char *dir, const psw_default_opts *o);
 psw_status psw_default_prepare(const char *dir, const psw_default_opts *o, double *dev_accuracy,
                                psw_err *err);
 
+/* Makes sure the default with the standard options exists in psw_run_default_dir() (building it
+ * when missing or stale) and returns that directory in *dir (caller frees). */
+psw_status psw_default_ensure(char **dir, psw_err *err);
+
 #endif

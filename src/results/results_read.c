@@ -205,7 +205,15 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
         return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
     FILE *probe = fopen(path, "rb");
     if (!probe) return PSW_FAIL(err, PSW_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* Results files start with the HDF5 signature (no user block); say so plainly for anything
+     * else rather than with HDF5's "file signature not found". */
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    bool is_hdf5 = fread(head, 1, sizeof head, probe) == sizeof head &&
+                   memcmp(head, sig, sizeof sig) == 0;
     fclose(probe);
+    if (!is_hdf5)
+        return PSW_FAIL(err, PSW_ERR_FORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
 
     H5TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), "file access list");
     /* A bad checksum is retried ~100 times with back-off by SWMR readers (a writer may be

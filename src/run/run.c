@@ -11,6 +11,7 @@
 
 #include "psw/evaluate.h"
 #include "psw/model_io.h"
+#include "psw/pretrain.h"
 #include "psw/prune.h"
 #include "psw/rng.h"
 #include "psw/train.h"
@@ -68,7 +69,8 @@ psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, cons
         goto fail;
     }
     if (spec->model.is_default) {
-        ctx->model_dir = psw_run_default_dir();
+        st = psw_default_ensure(&ctx->model_dir, err);
+        if (st != PSW_OK) goto fail;
         ctx->train_path = spec->data.train.resolved ? psw_xstrdup(spec->data.train.resolved)
                                                     : psw_path_join(ctx->model_dir, "train.jsonl");
         ctx->test_path = spec->data.test.resolved ? psw_xstrdup(spec->data.test.resolved)

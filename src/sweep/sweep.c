@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "psw/pretrain.h"
 #include "sweep_internal.h"
 
 MPI_Comm psw_sweep_ctrl = MPI_COMM_NULL, psw_sweep_data = MPI_COMM_NULL;
@@ -289,6 +290,21 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     if (dir_ok != PSW_OK) {
         st = (psw_status)dir_ok;
         goto finish;
+    }
+    if (spec.model.is_default) {
+        /* Rank 0 builds the embedded default if it is missing; the others wait for it here
+         * (a non-spinning broadcast) and then find it ready. */
+        int64_t ready = PSW_OK;
+        if (out->rank == 0) {
+            char *dir = NULL;
+            ready = psw_default_ensure(&dir, err);
+            free(dir);
+        }
+        bcast(&ready, 1, MPI_INT64_T, "MPI_Ibcast (embedded default)");
+        if (ready != PSW_OK) {
+            st = (psw_status)ready;
+            goto finish;
+        }
     }
     if (opt->cache_dir) {
         cache_dir = psw_xstrdup(opt->cache_dir);

@@ -86,5 +86,5 @@ n=$($PY -c 'import h5py; r=h5py.File("blocked.h5","r",swmr=True)["runs"][:]; f=r
 expect 2 'status: missing RESULTS.h5' "$PSW_CLI" status
 expect 2 "status: unknown option '--x'" "$PSW_CLI" status ok.h5 --x
 expect 1 'missing.h5: cannot open: No such file or directory' "$PSW_CLI" status missing.h5
-expect 1 'ok.json: cannot open: ' "$PSW_CLI" status ok.json
+expect 1 'ok.json: not an HDF5 file (no HDF5 signature)' "$PSW_CLI" status ok.json
 echo "PASS"

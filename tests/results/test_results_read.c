@@ -105,7 +105,8 @@ static void test_errors(const char *dir) {
     char *text = psw_path_join(dir, "text.h5");
     psw_status st = psw_write_file(text, "not hdf5\n", 9, &err);
     CHECK_OK(st, &err);
-    CHECK_FAILS(psw_results_read(text, &s, &err), &err, PSW_ERR_FORMAT, "text.h5: cannot open: ");
+    CHECK_FAILS(psw_results_read(text, &s, &err), &err, PSW_ERR_FORMAT,
+                "text.h5: not an HDF5 file (no HDF5 signature)");
 
     char *foreign = psw_path_join(dir, "foreign.h5");
     hid_t f = H5Fcreate(foreign, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
