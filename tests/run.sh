@@ -12,10 +12,10 @@ cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DPSW_WERROR=ON >/d
 cmake --build "$root/build" -j "$jobs"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 
-# Sanitizer build: every test except those that start MPI (Open MPI's own allocations
+# Sanitizer build: every test except those that start MPI (labels mpi, examples: Open MPI's own allocations
 # are reported as leaks by LSan; see docs/testing.md).
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSW_WERROR=ON \
       -DPSW_SANITIZE=address,undefined >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -LE 'mpi|slow'
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -LE 'mpi|examples'
