@@ -32,10 +32,23 @@ const char *psw_status_str(psw_status s) {
     return status_names[s];
 }
 
-/* Names from files (tensor names, JSON keys) may hold control bytes; an error stays one line. */
+/* Names from files (tensor names, JSON keys) may hold control bytes; an error stays one line:
+ * they are shown as \n, \t or \xHH. */
 static void one_line(char *msg) {
-    for (char *p = msg; *p; p++)
-        if ((unsigned char)*p < 0x20) *p = '?';
+    char out[PSW_ERR_MSG_SIZE];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 5 < sizeof out; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            out[o++] = (char)*p;
+        else if (*p == '\n')
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\n");
+        else if (*p == '\t')
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\t");
+        else
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", *p);
+    }
+    out[o] = '\0';
+    memcpy(msg, out, o + 1);
 }
 
 psw_status psw_err_set(psw_err *err, psw_status s, const char *fmt, ...) {

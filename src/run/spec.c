@@ -137,26 +137,6 @@ typedef struct pctx {
     psw_err *err;
 } pctx;
 
-/* Error messages are one line: control characters that came from the spec (a key or a value
- * with an escaped newline) are shown as \n, \t or \xHH. */
-static void one_line(psw_err *err) {
-    if (!err) return;
-    char out[PSW_ERR_MSG_SIZE];
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)err->msg; *p && o + 5 < sizeof out; p++) {
-        if (*p >= 0x20 && *p != 0x7f)
-            out[o++] = (char)*p;
-        else if (*p == '\n')
-            o += (size_t)snprintf(out + o, sizeof out - o, "\\n");
-        else if (*p == '\t')
-            o += (size_t)snprintf(out + o, sizeof out - o, "\\t");
-        else
-            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", *p);
-    }
-    out[o] = '\0';
-    memcpy(err->msg, out, o + 1);
-}
-
 static psw_status fail_at(pctx *c, const char *path, const char *fmt, ...) PSW_PRINTF(3, 4);
 static psw_status fail_at(pctx *c, const char *path, const char *fmt, ...) {
     char msg[PSW_ERR_MSG_SIZE];
@@ -164,9 +144,7 @@ static psw_status fail_at(pctx *c, const char *path, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    psw_status st = PSW_FAIL(c->err, PSW_ERR_INVALID_ARG, "%s: %s: %s", c->source, path, msg);
-    one_line(c->err);
-    return st;
+    return PSW_FAIL(c->err, PSW_ERR_INVALID_ARG, "%s: %s: %s", c->source, path, msg);
 }
 
 static void join_path(char *out, size_t size, const char *parent, const char *key) {
@@ -1003,7 +981,6 @@ psw_status psw_spec_parse(const char *json, size_t len, const char *source, cons
     return PSW_OK;
 
 fail:
-    one_line(err);
     cJSON_Delete(root);
     psw_spec_free(spec);
     return st;

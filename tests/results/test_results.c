@@ -576,6 +576,8 @@ static void test_bad_dirs(const char *dir) {
         psw_results *rr = NULL;
         psw_status cst = psw_results_open(ro_path, &meta, &rr, &e);
         dprintf(p[1], "%d %s", (int)cst, e.msg);
+        free(ro_path); /* the child's copies: valgrind checks leaks at _exit too */
+        free(ro);
         _exit(rr ? 1 : 0);
     }
     close(p[1]);
@@ -801,6 +803,7 @@ static void test_disk_full(const char *dir) {
         psw_results *w = NULL;
         psw_status st = psw_results_open(path2, &meta, &w, &e);
         printf("  disk full at creation: %s\n", e.msg);
+        free(path2); /* the child's copy: LeakSanitizer checks at exit() */
         /* exit(), not _exit(): HDF5's exit-time cleanup used to crash after this failure */
         exit(st == PSW_ERR_IO && strstr(e.msg, "full_at_create.h5") ? 0 : 1);
     }
@@ -865,6 +868,8 @@ static void test_failed_flush(const char *dir) {
         void *rows = calloc(count, H5Tget_size(t));
         herr_t w = H5Dwrite(d, t, ms, fs, H5P_DEFAULT, rows);
         herr_t fl = H5Fflush(f, H5F_SCOPE_GLOBAL);
+        free(rows); /* the child's copies: valgrind checks leaks at _exit too */
+        free(path);
         _exit(w < 0 || fl < 0 ? 0 : 6); /* dies like a writer killed after its failure */
     }
     int wst = 0;
