@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define PSW_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
 
@@ -84,6 +85,11 @@ psw_status psw_read_file(const char *path, char **out, size_t *len, psw_err *err
 psw_status psw_write_file(const char *path, const void *data, size_t len, psw_err *err);
 /* Joins dir and name into a malloc'd path (caller frees). */
 char *psw_path_join(const char *dir, const char *name);
+/* The directory part of path, malloc'd: "" when there is none, "/" for the root. */
+char *psw_path_dirname(const char *path);
+/* Finishes a file written to tmp and moves it to path atomically: fclose, rename, and on any
+ * failure unlink(tmp). f is always closed. Errors: PSW_ERR_IO naming path. */
+psw_status psw_file_commit(FILE *f, const char *tmp, const char *path, psw_err *err);
 /* mkdir -p; ok if it exists. */
 psw_status psw_mkdir_p(const char *path, psw_err *err);
 

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "psw/common.h"
+#include "psw/spec.h"
 
 static const psw_opt *find_opt(const psw_opt *opts, size_t n, const char *name, size_t len) {
     for (size_t i = 0; i < n; i++)
@@ -70,6 +71,19 @@ int psw_cli_parse(int argc, char **argv, const psw_opt *opts, size_t n_opts, con
     if (*n_pos < min_pos) {
         psw_cli_error("%s: missing arguments (usage: %s)", cmd, usage);
         return PSW_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int psw_cli_load_spec(const char *config, psw_spec *spec) {
+    if (!config) {
+        psw_spec_init_defaults(spec);
+        return -1;
+    }
+    psw_err err = {0};
+    if (psw_spec_load(config, PSW_SPEC_MODE_RECOVER, spec, &err) != PSW_OK) {
+        psw_cli_error("%s", err.msg);
+        return err.status == PSW_ERR_IO ? PSW_EXIT_FAIL : PSW_EXIT_USAGE;
     }
     return -1;
 }

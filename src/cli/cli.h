@@ -15,6 +15,11 @@ typedef struct psw_command {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } psw_command;
 
+struct psw_spec;
+/* Loads --config (RECOVER mode) into spec, or the defaults when config is NULL. Returns -1 on
+ * success, else the exit code after printing the error (2 for a bad spec, 1 unreadable). */
+int psw_cli_load_spec(const char *config, struct psw_spec *spec);
+
 /* Prints "prunesweep: error: <msg>" on stderr. */
 void psw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -72,14 +72,7 @@ int psw_cmd_recover(int argc, char **argv) {
 
     psw_err err = {0};
     psw_spec spec;
-    if (config) {
-        if (psw_spec_load(config, PSW_SPEC_MODE_RECOVER, &spec, &err) != PSW_OK) {
-            psw_cli_error("%s", err.msg);
-            return err.status == PSW_ERR_IO ? PSW_EXIT_FAIL : PSW_EXIT_USAGE;
-        }
-    } else {
-        psw_spec_init_defaults(&spec);
-    }
+    if ((rc = psw_cli_load_spec(config, &spec)) >= 0) return rc;
     psw_spec_set_model(&spec, pos[0]);
     if (train) psw_spec_set_path(&spec.data.train, train);
     if (test) psw_spec_set_path(&spec.data.test, test);

@@ -200,18 +200,35 @@ psw_status psw_write_file(const char *path, const void *data, size_t len, psw_er
         unlink(tmp);
         goto done;
     }
-    if (fclose(f) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp);
-    }
+    st = psw_file_commit(f, tmp, path, err);
 done:
     free(tmp);
     return st;
+}
+
+char *psw_path_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return psw_xstrdup("");
+    if (slash == path) return psw_xstrdup("/");
+    size_t n = (size_t)(slash - path);
+    char *dir = psw_xmalloc(n + 1);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return dir;
+}
+
+psw_status psw_file_commit(FILE *f, const char *tmp, const char *path, psw_err *err) {
+    if (fclose(f) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return PSW_FAIL(err, PSW_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return PSW_FAIL(err, PSW_ERR_IO, "%s: rename failed: %s", path, strerror(e));
+    }
+    return PSW_OK;
 }
 
 char *psw_path_join(const char *dir, const char *name) {

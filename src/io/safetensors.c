@@ -664,15 +664,7 @@ static psw_status write_shard(const char *path, const psw_st_write_tensor *ts, c
         unlink(tmp);
         goto done;
     }
-    if (fclose(f) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-        unlink(tmp);
-    }
+    st = psw_file_commit(f, tmp, path, err);
 done:
     free(conv);
     free(tmp);

@@ -992,18 +992,7 @@ psw_status psw_spec_load(const char *path, psw_spec_mode mode, psw_spec *spec, p
     size_t len = 0;
     psw_status st = psw_read_file(path, &text, &len, err);
     if (st != PSW_OK) return st;
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = psw_xstrdup("");
-    } else if (slash == path) {
-        dir = psw_xstrdup("/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        dir = psw_xmalloc(n + 1);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    char *dir = psw_path_dirname(path);
     st = psw_spec_parse(text, len, path, dir, mode, spec, err);
     free(dir);
     free(text);

@@ -187,16 +187,8 @@ psw_status psw_teacher_cache_build(psw_model *teacher, const psw_mc_prompts *p, 
         st = PSW_FAIL(err, PSW_ERR_IO, "%s: flush failed: %s", tmp, strerror(errno));
         goto fail;
     }
-    int rc = fclose(f);
+    st = psw_file_commit(f, tmp, path, err);
     f = NULL;
-    if (rc != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = PSW_FAIL(err, PSW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
-        goto fail;
-    }
     free(tmp);
     tmp = NULL;
 fail:
