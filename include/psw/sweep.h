@@ -14,6 +14,12 @@
  * a file made from a different spec, model or data is refused (fresh = true moves it aside to
  * OUTPUT.bak-YYYYmmdd-HHMMSS first).
  *
+ * Only the cache (opt->only_cache, `run --only-cache`): rank 0 loads the model and data, builds
+ * the teacher cache if no valid one exists (and if any kl/mix configuration reads it), and the
+ * call returns PSW_OK on every rank; no results file is read or created. A stop signal during
+ * the build gives it grace_seconds, then the process exits with 3 (a killed build leaves no
+ * partial cache: psw_teacher_cache_build writes a temp file and renames it).
+ *
  * Signals: SIGTERM, SIGINT and SIGUSR1, on any rank, stop the sweep gracefully: no new work is
  * handed out, in-flight tasks get grace_seconds to finish and be written, then the file is
  * closed and the call returns PSW_ERR_INTERRUPTED on every rank (exit status 3). When the grace
@@ -43,6 +49,9 @@ typedef struct psw_sweep_options {
                             * cores the launcher bound the rank to when that is fewer (mpirun
                             * binds each rank to one core with -np <= 2: use --bind-to none) */
     const char *cache_dir; /* teacher cache directory; NULL = "<output>.cache" */
+    bool only_cache;       /* --only-cache: build the teacher cache (and the embedded default)
+                            * on rank 0, then stop; no results file is opened or created.
+                            * threads_per_rank 0 then means every core rank 0 may use */
 } psw_sweep_options;
 
 /* What a rank learned about the sweep; filled also on failure (as far as it got). */
@@ -63,7 +72,9 @@ typedef struct psw_sweep_outcome {
  * PSW_ERR_INTERRUPTED when stopped by a signal before that (resumable).
  * Errors, the same status on every rank, with the message on rank 0: the spec's
  * (PSW_ERR_IO unreadable, PSW_ERR_FORMAT, PSW_ERR_INVALID_ARG; out->spec_error set), the run
- * context's (model, tokenizer, data files), the results file's (PSW_ERR_INVALID_ARG for a file
+ * context's (model, tokenizer, data files), PSW_ERR_IO when the output's directory is missing,
+ * not a directory or not writable (checked by rank 0 before any rank loads the model; it is never
+ * created), the results file's (PSW_ERR_INVALID_ARG for a file
  * from another spec, model or data; PSW_ERR_IO, PSW_ERR_FORMAT, PSW_ERR_HDF5), PSW_ERR_IO (--new
  * cannot move the old file), PSW_ERR_MPI (no worker could open its context). MPI failures do not
  * return: they abort the job. */

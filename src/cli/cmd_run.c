@@ -1,7 +1,8 @@
 /* cmd_run.c: `prunesweep run SPEC.json [--new] [--grace SECONDS] [--threads-per-rank T]
- * [--cache-dir DIR]`: the sweep (see include/psw/sweep.h). Run it under mpirun for N-1 workers,
- * or alone to run every configuration in this process. Exit 0 complete, 1 failure, 2 usage
- * error or invalid spec, 3 stopped by a signal (rerun the same command to resume). */
+ * [--cache-dir DIR] [--only-cache]`: the sweep (see include/psw/sweep.h). Run it under mpirun
+ * for N-1 workers, or alone to run every configuration in this process; --only-cache builds
+ * just the teacher cache (slurm/prepare.sbatch). Exit 0 complete, 1 failure, 2 usage error or
+ * invalid spec, 3 stopped by a signal (rerun the same command to resume). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 static void usage(FILE *f) {
     fputs("usage: [mpirun -np N] prunesweep run SPEC.json [--new] [--grace SECONDS]\n"
           "                                   [--threads-per-rank T] [--cache-dir DIR]\n"
+          "                                   [--only-cache]\n"
           "  --new                 move an existing results file aside (OUTPUT.bak-TIMESTAMP)\n"
           "                        and start a fresh one; without it a rerun resumes\n"
           "  --grace SECONDS       after SIGTERM/SIGINT/SIGUSR1, how long running\n"
@@ -21,6 +23,13 @@ static void usage(FILE *f) {
           "                        mpirun bound the rank to: -np 2 binds one core per rank\n"
           "                        unless mpirun gets --bind-to none)\n"
           "  --cache-dir DIR       teacher-logits cache directory (default OUTPUT.cache)\n"
+          "  --only-cache          only build the teacher-logits cache the kl/mix\n"
+          "                        configurations read (and the embedded default model\n"
+          "                        when the spec uses \"default\"), then exit 0; a valid\n"
+          "                        cache is kept as it is. Writes no results: the results\n"
+          "                        file is neither created nor read. Under mpirun rank 0\n"
+          "                        builds it (default: with all its cores) and the other\n"
+          "                        ranks just exit. Not with --new\n"
           "Rank 0 coordinates and writes the results; ranks 1..N-1 run configurations.\n"
           "Exit status: 0 complete, 1 failure, 2 usage or spec error, 3 stopped (resumable).\n",
           f);
@@ -52,6 +61,8 @@ int psw_cmd_run(int argc, char **argv) {
             return PSW_EXIT_OK;
         } else if (strcmp(a, "--new") == 0) {
             opt.fresh = true;
+        } else if (strcmp(a, "--only-cache") == 0) {
+            opt.only_cache = true;
         } else if (is_opt(a, "--grace")) {
             const char *v = value_of(argc, argv, &i, "--grace");
             if (!v) return PSW_EXIT_USAGE;
@@ -92,6 +103,11 @@ int psw_cmd_run(int argc, char **argv) {
     if (!opt.spec_path) {
         psw_cli_error("run: missing SPEC.json");
         usage(stderr);
+        return PSW_EXIT_USAGE;
+    }
+    if (opt.only_cache && opt.fresh) {
+        psw_cli_error("run: --new and --only-cache: --only-cache writes no results file, so "
+                      "there is nothing to move aside");
         return PSW_EXIT_USAGE;
     }
 

@@ -1,5 +1,6 @@
 /* sweep.c: psw_sweep_run: MPI start-up and shut-down, the MPI error policy, signals, the
- * spec broadcast and the OpenBLAS thread count; the roles live in coordinator.c and worker.c. */
+ * spec broadcast and the OpenBLAS thread count; the roles live in coordinator.c and worker.c,
+ * `run --only-cache` in cache_only.c. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <sched.h>
@@ -217,9 +218,11 @@ static psw_status load_spec(const char *path, int rank, psw_spec *spec, psw_err 
  * likely a typo in the spec; without this check the teacher cache (OUTPUT.cache) would create
  * it silently, and a read-only one would fail only after every rank loaded the model. */
 static psw_status check_output_dir(const char *output, psw_err *err) {
-    const char *slash = strrchr(output, '/');
-    char *dir = slash ? psw_xstrdup(output) : psw_xstrdup(".");
-    if (slash) dir[slash == output ? 1 : (size_t)(slash - output)] = '\0';
+    char *dir = psw_path_dirname(output);
+    if (!*dir) {
+        free(dir);
+        dir = psw_xstrdup(".");
+    }
     psw_status st = PSW_OK;
     struct stat sb;
     if (stat(dir, &sb) != 0)
@@ -280,8 +283,11 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     }
     have_spec = true;
 
+    /* --only-cache: rank 0 alone computes, so by default it takes every core it may use
+     * (the same choice on every rank, so the collective in auto_threads is skipped by all). */
     int threads = opt->threads_per_rank > 0 ? opt->threads_per_rank
                   : spec.threads_per_rank > 0 ? spec.threads_per_rank
+                  : opt->only_cache           ? usable_cores()
                                               : auto_threads(out->rank, out->size);
     const char *output = spec.output.resolved;
     int64_t dir_ok = PSW_OK;
@@ -315,7 +321,11 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     }
     psw_sweep_env env = {.spec = &spec, .opt = opt, .output = output, .cache_dir = cache_dir,
                          .rank = out->rank, .size = out->size, .threads = threads};
-    if (out->rank == 0) {
+    if (opt->only_cache) {
+        /* The other ranks wait in the final broadcast (2 ms naps, no spinning). */
+        out->threads = out->rank == 0 ? threads : 0;
+        if (out->rank == 0) st = psw_sweep_cache_only(&env, err);
+    } else if (out->rank == 0) {
         if (out->size > 1) out->threads = 0;
         else out->threads = threads;
         st = psw_sweep_coordinate(&env, out, err);

@@ -179,5 +179,10 @@ typedef struct psw_sweep_env {
 psw_status psw_sweep_coordinate(const psw_sweep_env *env, psw_sweep_outcome *out, psw_err *err);
 /* Ranks 1..N-1: serves tasks until STOP. */
 void psw_sweep_work(const psw_sweep_env *env);
+/* Rank 0 with opt->only_cache (cache_only.c): builds the teacher cache unless a valid one is
+ * there or no kl/mix configuration reads it; opens no results file. Other ranks do nothing.
+ * Errors: psw_run_context_open's, the build's, PSW_ERR_INTERRUPTED (a stop signal before the
+ * build started). */
+psw_status psw_sweep_cache_only(const psw_sweep_env *env, psw_err *err);
 
 #endif
