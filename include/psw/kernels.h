@@ -83,4 +83,24 @@ void psw_embedding_backward(float *dembed, const float *dout, const int32_t *tok
 double psw_loss_row(float *dlogits, const float *logits, int target, const float *teacher, int V,
                     float ce_w, float kl_w, float temperature, float gscale);
 
+/* ---- worker pool for the work outside BLAS ----
+ * A persistent pool of pthreads that sleep (condition variable) between jobs. Kernels split
+ * their work into tasks whose boundaries never depend on the thread count, and reduce
+ * per-task results in task order, so every result is bit-identical for any thread count.
+ * Not reentrant across application threads in parallel: one model, one thread of control
+ * (a job started from inside a task runs inline). */
+/* fn(ctx, task, thread): thread is in 0..psw_pool_threads()-1 (for per-thread scratch). */
+typedef void (*psw_pool_task)(void *ctx, int task, int thread);
+/* Threads used by later jobs: n >= 1 fixes the count (capped at 64); n <= 0 (the default)
+ * follows openblas_get_num_threads() at each job. */
+void psw_pool_set_threads(int n);
+int psw_pool_threads(void);
+/* Runs fn for tasks 0..n_tasks-1 on up to psw_pool_threads() threads, the caller included;
+ * returns when all are done. If workers cannot be started, the caller runs the rest. */
+void psw_pool_run(int n_tasks, psw_pool_task fn, void *ctx);
+/* Scratch of floats_per_thread floats for each of psw_pool_threads() threads (thread i at
+ * offset i * floats_per_thread), owned by the pool, grown on demand; NULL when it cannot be
+ * allocated (callers then run serially on their own scratch). */
+float *psw_pool_scratch(size_t floats_per_thread);
+
 #endif

@@ -72,14 +72,21 @@ typedef struct psw_model_memory {
 } psw_model_memory;
 void psw_model_memory_plan(const psw_model_config *cfg, int B, int T, int P, bool training,
                            psw_model_memory *out);
+/* The same for a model whose trainable groups are trainable_groups (bit g = PSW_GROUP_g):
+ * gradients and AdamW state cover only those kinds (psw_model_memory_plan trains all). */
+void psw_model_memory_plan_groups(const psw_model_config *cfg, int B, int T, int P, bool training,
+                                  unsigned trainable_groups, psw_model_memory *out);
 
 struct psw_acts; /* private activation arena (src/model/model_internal.h) */
 
 typedef struct psw_model {
     psw_model_config cfg;
     psw_params params;      /* owned */
-    psw_params grads;       /* owned; base NULL until psw_model_reserve(training=true) */
-    float *adam_m, *adam_v; /* owned; (params.total) each, allocated by psw_model_reserve(training) */
+    psw_params grads;       /* owned; base NULL until psw_model_reserve(training=true). Laid out
+                             * over the trainable kinds only: count 0 and ptr NULL for frozen
+                             * kinds, total = sum of the trainable counts. */
+    float *adam_m, *adam_v; /* owned; (grads.total) each, same layout as grads; allocated by
+                             * psw_model_reserve(training) */
     long long adam_step;
     bool trainable[PSW_P_COUNT]; /* which kinds get gradients; default all. A tied head trains
                                   * through trainable[PSW_P_EMBED]. */
@@ -96,8 +103,12 @@ void psw_model_free(psw_model *m);
 psw_status psw_model_clone(const psw_model *src, psw_model *dst, psw_err *err);
 
 /* Chooses which parameter groups train (group_mask bit g = PSW_GROUP_g). Frozen kinds get
- * no gradient work at all. */
-void psw_model_set_trainable(psw_model *m, unsigned group_mask);
+ * no gradient work and no gradient or AdamW memory at all. Call it before
+ * psw_model_reserve(training=true) so the arenas are allocated once for this set; called after,
+ * with a different set, it reallocates the gradient and AdamW arenas (zeroed) for the new set.
+ * Errors: PSW_ERR_INVALID_ARG when the set changes after AdamW steps were taken (that would
+ * discard optimizer state); PSW_ERR_NOMEM (the model is then unchanged). */
+psw_status psw_model_set_trainable(psw_model *m, unsigned group_mask, psw_err *err);
 
 /* A right-padded batch. Causal attention means padding (after `lengths[b]`) never influences
  * the real positions, so there is no separate mask. Borrowed. */

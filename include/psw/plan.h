@@ -4,9 +4,9 @@
  *
  * Memory is what the engine allocates today (src/run/run.c, src/model/forward.c), all fp32:
  *   worker rank = teacher (params + evaluation activations for eval_batch x T)
- *               + one student at the grid's largest retention (params, gradients and AdamW m, v
- *                 over the whole arena whatever training.trainable says, and training
- *                 activations for max(micro_batch, eval_batch) x T)
+ *               + one student at the grid's largest retention (params; gradients and AdamW m, v
+ *                 over the kinds training.trainable trains only (all, or gate/up/down for mlp);
+ *                 training activations for max(micro_batch, eval_batch) x T)
  *               + tokenized data (estimate)
  *   node        = ranks_per_node x worker + the teacher cache once (memory-mapped, so the ranks
  *                 of a node share its pages; only when the grid has kl or mix).

@@ -17,7 +17,9 @@
  * (readers take the last row of a config id as its outcome).
  *
  * This header exposes no HDF5 types; only src/results includes <hdf5.h>. A psw_results handle is
- * not thread-safe. HDF5's automatic error printing is switched off by psw_results_open. */
+ * not thread-safe. HDF5's automatic error printing is switched off by psw_results_open, and so
+ * is SIGXFSZ's default action (when no handler is installed): a write past RLIMIT_FSIZE then
+ * fails with EFBIG and is reported, instead of killing the process. */
 #ifndef PSW_RESULTS_H
 #define PSW_RESULTS_H
 
@@ -47,7 +49,8 @@ typedef struct psw_results_meta {
  * linked into place only when complete, so a failed creation leaves nothing at `path`.
  * On success *out is owned by the caller (psw_results_close).
  * Errors: PSW_ERR_INVALID_ARG (bad meta; the file was made from a different spec, model or data),
- * PSW_ERR_IO (directory missing or not writable, file locked by another writer, disk full),
+ * PSW_ERR_IO (directory missing or not writable, file locked by another writer, disk full: a
+ * new file and its first row must fit in the free space and under RLIMIT_FSIZE),
  * PSW_ERR_FORMAT (not HDF5, not a prunesweep file, truncated or corrupted),
  * PSW_ERR_HDF5 (other library failures), PSW_ERR_NOMEM. Nothing in an existing file is changed
  * when open fails. */

@@ -31,12 +31,18 @@ static const psw_command commands[] = {
 static const size_t n_commands = sizeof commands / sizeof commands[0];
 
 void psw_cli_error(const char *fmt, ...) {
-    fputs("prunesweep: error: ", stderr);
+    /* One write for the whole line: stderr is unbuffered, and under mpirun separate writes of
+     * the prefix, message and newline can be interleaved with other processes' output. */
+    char line[4096];
+    int n = snprintf(line, sizeof line, "prunesweep: error: ");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
+    if (len > sizeof line - 2) len = sizeof line - 2;
+    line[len++] = '\n';
+    fwrite(line, 1, len, stderr);
 }
 
 static int cmd_help(int argc, char **argv) {

@@ -49,31 +49,27 @@ psw_status psw_evaluate_scores(psw_model *m, const psw_mc_prompts *p, const int3
     psw_mc_length_order(p, order);
     psw_progress progress;
     psw_progress_start(&progress, "eval", "examples", (long long)n);
-    for (size_t start = 0; start < n; start += (size_t)eval_batch) {
-        int B = (int)(n - start < (size_t)eval_batch ? n - start : (size_t)eval_batch);
-        int Tb = (int)prompt_len(p, (size_t)order[start]); /* longest first */
-        memset(tokens, 0, (size_t)B * (size_t)Tb * sizeof *tokens);
-        for (int b = 0; b < B; b++) {
-            size_t i = (size_t)order[start + (size_t)b];
-            int len = (int)prompt_len(p, i);
-            memcpy(tokens + (size_t)b * Tb, p->ids + p->offsets[i], (size_t)len * sizeof *tokens);
-            lengths[b] = len;
-            pos[b] = (int64_t)b * Tb + len - 1;
-        }
-        psw_batch batch = {.tokens = tokens, .lengths = lengths, .B = B, .T = Tb};
-        st = psw_model_forward(m, &batch, pos, B, logits, err);
+    /* One forward per example, at its exact length: OpenBLAS's sgemm result for a row can
+     * depend on how many rows share the call (edge tiles, its small-matrix kernel, the thread
+     * split; measured with OPENBLAS_CORETYPE=Haswell and on AVX-512), so batching examples would
+     * make a prediction depend on its batch mates. eval_batch sets the progress granularity. */
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (size_t)order[k];
+        int len = (int)prompt_len(p, i);
+        memcpy(tokens, p->ids + p->offsets[i], (size_t)len * sizeof *tokens);
+        lengths[0] = len;
+        pos[0] = len - 1;
+        psw_batch batch = {.tokens = tokens, .lengths = lengths, .B = 1, .T = len};
+        st = psw_model_forward(m, &batch, pos, 1, logits, err);
         if (st != PSW_OK) goto done;
-        for (int b = 0; b < B; b++) {
-            size_t i = (size_t)order[start + (size_t)b];
-            st = psw_choice_scores_from_logits(logits + (size_t)b * V, V,
-                                               p->letters + i * PSW_MAX_CHOICES, p->n_choices[i],
-                                               gold ? gold[i] : -1, &scores[i], err);
-            if (st != PSW_OK) {
-                psw_err_prefix(err, "example %zu: ", i);
-                goto done;
-            }
+        st = psw_choice_scores_from_logits(logits, V, p->letters + i * PSW_MAX_CHOICES,
+                                           p->n_choices[i], gold ? gold[i] : -1, &scores[i], err);
+        if (st != PSW_OK) {
+            psw_err_prefix(err, "example %zu: ", i);
+            goto done;
         }
-        psw_progress_update(&progress, (long long)(start + (size_t)B));
+        if ((k + 1) % (size_t)eval_batch == 0 || k + 1 == n)
+            psw_progress_update(&progress, (long long)(k + 1));
     }
 done:
     free(order);

@@ -7,6 +7,7 @@
 
 #include "psw/kernels.h"
 #include "kernels/vecmath.h"
+#include "kernels/pool_internal.h"
 
 /* Causal softmax of row t (columns 0..t) in place; columns t+1..T-1 become zero. The maximum
  * is exact in any grouping; the sum is in double over PSW_LANES partial sums in a fixed order. */
@@ -58,59 +59,84 @@ static void softmax_backward_rows(float *scratch, const float *a, int Tb, int T,
         softmax_backward_row(scratch + (size_t)t * T, a + (size_t)t * T, t, Tb, scale);
 }
 
+/* Arguments of one attention call, shared by its tasks. */
+typedef struct att_job {
+    float *out, *att, *dq, *dk, *dv, *scratch, *pool_scratch;
+    const float *q, *k, *v, *dout, *catt;
+    const int32_t *lengths;
+    int T, NH, NKV, HD;
+} att_job;
+
+/* Forward of one (sequence, head): task = b * NH + h. */
+static void att_forward_task(void *ctx, int task, int thread) {
+    const att_job *j = ctx;
+    int T = j->T, NH = j->NH, HD = j->HD, b = task / NH, h = task % NH;
+    size_t QD = (size_t)NH * HD, KD = (size_t)j->NKV * HD;
+    int g = h / (NH / j->NKV), Tb = j->lengths[b];
+    float scale = 1.0f / sqrtf((float)HD);
+    const float *qh = j->q + (size_t)b * T * QD + (size_t)h * HD;
+    const float *kg = j->k + (size_t)b * T * KD + (size_t)g * HD;
+    const float *vg = j->v + (size_t)b * T * KD + (size_t)g * HD;
+    float *a = j->att + ((size_t)b * NH + h) * T * T;
+    float *oh = j->out + (size_t)b * T * QD + (size_t)h * HD;
+    /* scores (Tb, Tb) = scale * qh @ kg^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, scale, qh, (int)QD, kg,
+                (int)KD, 0.0f, a, T);
+    softmax_rows(a, Tb, T);
+    /* oh (Tb, HD) = probs (Tb, Tb) @ vg (Tb, HD) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, vg, (int)KD,
+                0.0f, oh, (int)QD);
+    for (int t = Tb; t < T; t++) memset(oh + (size_t)t * QD, 0, sizeof(float) * HD);
+    (void)thread;
+}
+
+/* Backward of one (sequence, kv head): task = b * NKV + g. The heads of a group accumulate
+ * into the same dk, dv rows, so they run in one task, in head order. */
+static void att_backward_task(void *ctx, int task, int thread) {
+    const att_job *j = ctx;
+    int T = j->T, NH = j->NH, NKV = j->NKV, HD = j->HD, b = task / NKV, g = task % NKV;
+    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
+    int group = NH / NKV, Tb = j->lengths[b];
+    float scale = 1.0f / sqrtf((float)HD);
+    float *scratch = thread == 0 ? j->scratch : j->pool_scratch + (size_t)thread * T * T;
+    size_t koff = (size_t)b * T * KD + (size_t)g * HD;
+    for (int h = g * group; h < (g + 1) * group; h++) {
+        size_t qoff = (size_t)b * T * QD + (size_t)h * HD;
+        const float *a = j->catt + ((size_t)b * NH + h) * T * T;
+        const float *doh = j->dout + qoff;
+        /* dprobs (Tb, Tb) = doh (Tb, HD) @ vg^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, 1.0f, doh, (int)QD,
+                    j->v + koff, (int)KD, 0.0f, scratch, T);
+        /* softmax backward, scores -> scale folded in */
+        softmax_backward_rows(scratch, a, Tb, T, scale);
+        /* dq_h += ds @ kg;  dk_g += ds^T @ q_h;  dv_g += probs^T @ doh */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, scratch, T,
+                    j->k + koff, (int)KD, 1.0f, j->dq + qoff, (int)QD);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, scratch, T,
+                    j->q + qoff, (int)QD, 1.0f, j->dk + koff, (int)KD);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, doh,
+                    (int)QD, 1.0f, j->dv + koff, (int)KD);
+    }
+}
+
 void psw_attention_forward(float *out, float *att, const float *q, const float *k, const float *v,
                            const int32_t *lengths, int B, int T, int NH, int NKV, int HD) {
-    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
-    int group = NH / NKV;
-    float scale = 1.0f / sqrtf((float)HD);
-    for (int b = 0; b < B; b++) {
-        int Tb = lengths[b];
-        for (int h = 0; h < NH; h++) {
-            int g = h / group;
-            const float *qh = q + (size_t)b * T * QD + (size_t)h * HD;
-            const float *kg = k + (size_t)b * T * KD + (size_t)g * HD;
-            const float *vg = v + (size_t)b * T * KD + (size_t)g * HD;
-            float *a = att + ((size_t)b * NH + h) * T * T;
-            float *oh = out + (size_t)b * T * QD + (size_t)h * HD;
-            /* scores (Tb, Tb) = scale * qh @ kg^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, scale, qh, (int)QD,
-                        kg, (int)KD, 0.0f, a, T);
-            softmax_rows(a, Tb, T);
-            /* oh (Tb, HD) = probs (Tb, Tb) @ vg (Tb, HD) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, vg,
-                        (int)KD, 0.0f, oh, (int)QD);
-            for (int t = Tb; t < T; t++) memset(oh + (size_t)t * QD, 0, sizeof(float) * HD);
-        }
-    }
+    att_job j = {.out = out, .att = att, .q = q, .k = k, .v = v, .lengths = lengths, .T = T,
+                 .NH = NH, .NKV = NKV, .HD = HD};
+    psw_pool_run_blas1(B * NH, att_forward_task, &j);
 }
 
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *att, const float *q, const float *k, const float *v,
                             const int32_t *lengths, int B, int T, int NH, int NKV, int HD) {
-    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
-    int group = NH / NKV;
-    float scale = 1.0f / sqrtf((float)HD);
-    for (int b = 0; b < B; b++) {
-        int Tb = lengths[b];
-        for (int h = 0; h < NH; h++) {
-            int g = h / group;
-            size_t qoff = (size_t)b * T * QD + (size_t)h * HD;
-            size_t koff = (size_t)b * T * KD + (size_t)g * HD;
-            const float *a = att + ((size_t)b * NH + h) * T * T;
-            const float *doh = dout + qoff;
-            /* dprobs (Tb, Tb) = doh (Tb, HD) @ vg^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tb, Tb, HD, 1.0f, doh, (int)QD,
-                        v + koff, (int)KD, 0.0f, scratch, T);
-            /* softmax backward, scores -> scale folded in */
-            softmax_backward_rows(scratch, a, Tb, T, scale);
-            /* dq_h += ds @ kg;  dk_g += ds^T @ q_h;  dv_g += probs^T @ doh */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, scratch, T,
-                        k + koff, (int)KD, 1.0f, dq + qoff, (int)QD);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, scratch, T,
-                        q + qoff, (int)QD, 1.0f, dk + koff, (int)KD);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, doh,
-                        (int)QD, 1.0f, dv + koff, (int)KD);
-        }
+    att_job j = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att,
+                 .q = q, .k = k, .v = v, .lengths = lengths, .T = T, .NH = NH, .NKV = NKV,
+                 .HD = HD};
+    j.pool_scratch = psw_pool_scratch((size_t)T * T);
+    if (j.pool_scratch) {
+        psw_pool_run_blas1(B * NKV, att_backward_task, &j);
+    } else { /* no memory for per-thread scratch: the same tasks, in order, on this thread */
+        for (int t = 0; t < B * NKV; t++) att_backward_task(&j, t, 0);
     }
 }
 

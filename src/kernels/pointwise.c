@@ -4,10 +4,11 @@
 
 #include "psw/kernels.h"
 #include "kernels/vecmath.h"
+#include "kernels/pool_internal.h"
 
 PSW_VEC_CLONES
-void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+static void swiglu_fwd(float *out, const float *gate, const float *up, size_t i0, size_t n) {
+    for (size_t i = i0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + psw_vexpf(-g)) * up[i];
     }
@@ -16,25 +17,60 @@ void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n
 /* One loop per case, so that no loop carries a NULL test per element (which would keep it
  * from vectorising). */
 PSW_VEC_CLONES
-void psw_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
-                         const float *up, size_t n) {
+static void swiglu_bwd(float *dgate, float *dup, const float *dout, const float *gate,
+                       const float *up, size_t i0, size_t n) {
     if (dgate && dup) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g)), d = dout[i];
             dgate[i] += d * up[i] * s * (1.0f + g * (1.0f - s));
             dup[i] += d * g * s;
         }
     } else if (dgate) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g));
             dgate[i] += dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
         }
     } else if (dup) {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             float g = gate[i], s = 1.0f / (1.0f + psw_vexpf(-g));
             dup[i] += dout[i] * g * s;
         }
     }
+}
+
+/* Elements per task (fixed, so the split never depends on the thread count; each element is
+ * computed alone anyway). */
+#define SWIGLU_CHUNK 16384
+
+typedef struct swiglu_job {
+    float *out, *dgate, *dup;
+    const float *gate, *up, *dout;
+    size_t n;
+} swiglu_job;
+
+static void swiglu_forward_task(void *ctx, int task, int thread) {
+    const swiglu_job *j = ctx;
+    size_t i0 = (size_t)task * SWIGLU_CHUNK, i1 = i0 + SWIGLU_CHUNK < j->n ? i0 + SWIGLU_CHUNK : j->n;
+    swiglu_fwd(j->out, j->gate, j->up, i0, i1);
+    (void)thread;
+}
+
+static void swiglu_backward_task(void *ctx, int task, int thread) {
+    const swiglu_job *j = ctx;
+    size_t i0 = (size_t)task * SWIGLU_CHUNK, i1 = i0 + SWIGLU_CHUNK < j->n ? i0 + SWIGLU_CHUNK : j->n;
+    swiglu_bwd(j->dgate, j->dup, j->dout, j->gate, j->up, i0, i1);
+    (void)thread;
+}
+
+void psw_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
+    swiglu_job j = {.out = out, .gate = gate, .up = up, .n = n};
+    psw_pool_run(psw_chunks(n, SWIGLU_CHUNK), swiglu_forward_task, &j);
+}
+
+void psw_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate,
+                         const float *up, size_t n) {
+    swiglu_job j = {.dgate = dgate, .dup = dup, .dout = dout, .gate = gate, .up = up, .n = n};
+    psw_pool_run(psw_chunks(n, SWIGLU_CHUNK), swiglu_backward_task, &j);
 }
 
 void psw_embedding_forward(float *out, const int32_t *tokens, const int32_t *lengths,

@@ -102,17 +102,26 @@ static void acts_plan(const psw_model_config *cfg, int B, int T, int P, bool tra
     o->total = off;
 }
 
-void psw_model_memory_plan(const psw_model_config *cfg, int B, int T, int P, bool training,
-                           psw_model_memory *out) {
-    psw_params lay;
+void psw_model_memory_plan_groups(const psw_model_config *cfg, int B, int T, int P, bool training,
+                                  unsigned trainable_groups, psw_model_memory *out) {
+    psw_params lay, glay;
     psw_params_layout(cfg, &lay);
+    bool tr[PSW_P_COUNT];
+    for (int i = 0; i < PSW_P_COUNT; i++)
+        tr[i] = (trainable_groups >> psw_param_group_of((psw_param_id)i)) & 1u;
+    psw_params_layout_trainable(cfg, tr, &glay);
     acts_off o;
     acts_plan(cfg, B, T, P, training, &o);
     out->params = lay.total * sizeof(float);
-    out->grads = training ? lay.total * sizeof(float) : 0;
-    out->optimizer = training ? 2 * lay.total * sizeof(float) : 0;
+    out->grads = training ? glay.total * sizeof(float) : 0;
+    out->optimizer = training ? 2 * glay.total * sizeof(float) : 0;
     out->activations = (o.total - o.logits_floats) * sizeof(float);
     out->logits = o.logits_floats * sizeof(float);
+}
+
+void psw_model_memory_plan(const psw_model_config *cfg, int B, int T, int P, bool training,
+                           psw_model_memory *out) {
+    psw_model_memory_plan_groups(cfg, B, T, P, training, (1u << PSW_GROUP_COUNT) - 1u, out);
 }
 
 void psw_acts_free(struct psw_acts *a) {
@@ -198,24 +207,9 @@ psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool
     }
     m->acts = a;
 
-    if (training) {
-        psw_status st;
-        if (!m->grads.base && (st = psw_params_alloc(cfg, &m->grads, err)) != PSW_OK) return st;
-        if (!m->adam_m) {
-            size_t pb = m->params.total * sizeof(float);
-            m->adam_m = psw_try_alloc(pb ? pb : 1);
-            m->adam_v = psw_try_alloc(pb ? pb : 1);
-            if (!m->adam_m || !m->adam_v) {
-                free(m->adam_m), free(m->adam_v);
-                m->adam_m = m->adam_v = NULL;
-                return PSW_FAIL(err, PSW_ERR_NOMEM,
-                                "cannot allocate 2 x %zu bytes of AdamW state", pb);
-            }
-            memset(m->adam_m, 0, pb);
-            memset(m->adam_v, 0, pb);
-            m->adam_step = 0;
-        }
-    }
+    /* Gradients and AdamW state for the current trainable set; kept across re-reservations
+     * (optimizer state survives a new batch shape). */
+    if (training && !m->grads.base) return psw_model_alloc_train_state(m, err);
     return PSW_OK;
 }
 

@@ -7,6 +7,14 @@
 /* Allocates a zeroed arena laid out for cfg; on failure p is left freeable. */
 psw_status psw_params_alloc(const psw_model_config *cfg, psw_params *p, psw_err *err);
 void psw_params_free(psw_params *p);
+/* Layout of cfg restricted to the kinds with trainable[i]: the others get count 0, and total
+ * sums the rest (the gradient and AdamW layout). No allocation. */
+void psw_params_layout_trainable(const psw_model_config *cfg, const bool *trainable,
+                                 psw_params *layout);
+/* (Re)allocates m->grads, m->adam_m and m->adam_v, zeroed, for m->trainable, and resets the
+ * AdamW step. Builds the new arenas before freeing the old, so on PSW_ERR_NOMEM the model is
+ * unchanged. */
+psw_status psw_model_alloc_train_state(psw_model *m, psw_err *err);
 
 /* Activations of one layer; letters as in model.h, BT = B*T rows of the current batch (the
  * arena is sized for the reserved maximum). Unused fields (other architecture) are NULL. */

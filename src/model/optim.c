@@ -3,29 +3,83 @@
 #include <math.h>
 
 #include "model/model_internal.h"
+#include "psw/kernels.h"
+
+/* Each kind is cut into SEGS contiguous segments at fixed boundaries (count * s / SEGS), whatever
+ * the thread count; the pool runs one task per (kind, segment), and the norm adds the segment
+ * sums in (kind, segment) order, so the result is the same on any number of threads. */
+#define SEGS 64
+
+typedef struct adam_job {
+    psw_model *m;
+    const psw_adamw *opt;
+    double ss[PSW_P_COUNT][SEGS]; /* per-segment sums of squares */
+    float clip, b1, b2, step_size, inv_sqrt_bc2;
+} adam_job;
+
+static void seg_range(size_t n, int s, size_t *lo, size_t *hi) {
+    *lo = n * (size_t)s / SEGS;
+    *hi = n * (size_t)(s + 1) / SEGS;
+}
+
+static void norm_task(void *ctx, int task, int thread) {
+    adam_job *j = ctx;
+    int i = task / SEGS, s = task % SEGS;
+    j->ss[i][s] = 0.0;
+    if (!j->m->trainable[i] || !j->m->grads.count[i]) return;
+    const float *g = j->m->grads.ptr[i];
+    size_t lo, hi;
+    seg_range(j->m->grads.count[i], s, &lo, &hi);
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t k = lo;
+    for (; k + 4 <= hi; k += 4) {
+        s0 += (double)g[k] * g[k];
+        s1 += (double)g[k + 1] * g[k + 1];
+        s2 += (double)g[k + 2] * g[k + 2];
+        s3 += (double)g[k + 3] * g[k + 3];
+    }
+    for (; k < hi; k++) s0 += (double)g[k] * g[k];
+    j->ss[i][s] = (s0 + s1) + (s2 + s3);
+    (void)thread;
+}
+
+static void update_task(void *ctx, int task, int thread) {
+    adam_job *j = ctx;
+    psw_model *m = j->m;
+    const psw_adamw *opt = j->opt;
+    int i = task / SEGS, s = task % SEGS;
+    if (!m->trainable[i] || !m->grads.count[i]) return;
+    float *w = m->params.ptr[i];
+    const float *g = m->grads.ptr[i];
+    size_t off = (size_t)(g - m->grads.base); /* the moments share the gradients' layout */
+    float *mm = m->adam_m + off, *vv = m->adam_v + off;
+    bool decay = psw_param_group_of((psw_param_id)i) != PSW_GROUP_NORM;
+    float wd = decay ? opt->lr * opt->weight_decay : 0.0f;
+    float clip = j->clip, b1 = j->b1, b2 = j->b2, step_size = j->step_size;
+    float inv_sqrt_bc2 = j->inv_sqrt_bc2, eps = opt->eps;
+    size_t lo, hi;
+    seg_range(m->grads.count[i], s, &lo, &hi);
+    for (size_t k = lo; k < hi; k++) {
+        float gk = g[k] * clip;
+        mm[k] = b1 * mm[k] + (1.0f - b1) * gk;
+        vv[k] = b2 * vv[k] + (1.0f - b2) * gk * gk;
+        float denom = sqrtf(vv[k]) * inv_sqrt_bc2 + eps;
+        w[k] = w[k] * (1.0f - wd) - step_size * mm[k] / denom;
+    }
+    (void)thread;
+}
 
 psw_status psw_model_adamw_step(psw_model *m, const psw_adamw *opt, double *grad_norm_out,
                                 psw_err *err) {
     if (!m->grads.base || !m->adam_m || !m->adam_v)
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
                         "adamw: no gradients; call psw_model_reserve(training=true) first");
-    /* Global norm over every trainable gradient, in double, in a fixed order (kind, index);
-     * four partial sums for speed, combined in a fixed order too. */
+    adam_job job = {.m = m, .opt = opt}, *j = &job; /* a few KB: on the stack */
+    /* Global norm over every trainable gradient, in double, in a fixed order (kind, segment). */
+    psw_pool_run(PSW_P_COUNT * SEGS, norm_task, j);
     double ss = 0.0;
-    for (int i = 0; i < PSW_P_COUNT; i++) {
-        if (!m->trainable[i]) continue;
-        const float *g = m->grads.ptr[i];
-        size_t n = m->grads.count[i], j = 0;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (; j + 4 <= n; j += 4) {
-            s0 += (double)g[j] * g[j];
-            s1 += (double)g[j + 1] * g[j + 1];
-            s2 += (double)g[j + 2] * g[j + 2];
-            s3 += (double)g[j + 3] * g[j + 3];
-        }
-        for (; j < n; j++) s0 += (double)g[j] * g[j];
-        ss += (s0 + s1) + (s2 + s3);
-    }
+    for (int i = 0; i < PSW_P_COUNT; i++)
+        for (int s = 0; s < SEGS; s++) ss += j->ss[i][s];
     double norm = sqrt(ss);
     if (grad_norm_out) *grad_norm_out = norm;
     if (!isfinite(norm))
@@ -40,24 +94,10 @@ psw_status psw_model_adamw_step(psw_model *m, const psw_adamw *opt, double *grad
     double t = (double)m->adam_step;
     float b1 = opt->beta1, b2 = opt->beta2;
     double bc1 = 1.0 - pow((double)b1, t), bc2 = 1.0 - pow((double)b2, t);
-    float step_size = (float)((double)opt->lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    for (int i = 0; i < PSW_P_COUNT; i++) {
-        if (!m->trainable[i] || !m->params.count[i]) continue;
-        float *w = m->params.ptr[i];
-        const float *g = m->grads.ptr[i];
-        size_t off = (size_t)(w - m->params.base);
-        float *mm = m->adam_m + off, *vv = m->adam_v + off;
-        bool decay = psw_param_group_of((psw_param_id)i) != PSW_GROUP_NORM;
-        float wd = decay ? opt->lr * opt->weight_decay : 0.0f;
-        for (size_t j = 0, n = m->params.count[i]; j < n; j++) {
-            float gj = g[j] * clip;
-            mm[j] = b1 * mm[j] + (1.0f - b1) * gj;
-            vv[j] = b2 * vv[j] + (1.0f - b2) * gj * gj;
-            float denom = sqrtf(vv[j]) * inv_sqrt_bc2 + opt->eps;
-            w[j] = w[j] * (1.0f - wd) - step_size * mm[j] / denom;
-        }
-    }
+    j->clip = clip, j->b1 = b1, j->b2 = b2;
+    j->step_size = (float)((double)opt->lr / bc1);
+    j->inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    psw_pool_run(PSW_P_COUNT * SEGS, update_task, j);
     return PSW_OK;
 }
 

@@ -946,12 +946,9 @@ static psw_status create_new(psw_results *r, const psw_results_meta *m, psw_err 
 
     /* The new file plus its first row must fit; checked up front so a full disk or a small
      * file-size limit is reported as such. A missing directory fails in H5Fcreate below. */
-    char *dir = psw_xstrdup(path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[slash == dir ? 1 : 0] = '\0';
+    char *dir = psw_path_dirname(path);
     struct statvfs vfs;
-    if (statvfs(slash ? dir : ".", &vfs) == 0)
+    if (statvfs(*dir ? dir : ".", &vfs) == 0)
         st = check_room(path, "creating the file", 0,
                         (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r), err);
     free(dir);

@@ -27,11 +27,12 @@ static double rate_for_threads(double r1, int t) {
     return r1 * pow(PSW_PLAN_CAL_THREAD_SCALE, log2((double)t));
 }
 
+/* groups: the trainable groups (bit g = PSW_GROUP_g); gradients and AdamW cover only those. */
 static double model_bytes(const psw_model_config *cfg, double r, int B, int T, int P, bool train,
-                          psw_model_memory *m) {
+                          unsigned groups, psw_model_memory *m) {
     psw_model_config c = *cfg;
     c.intermediate_size = pruned_h(cfg, r);
-    psw_model_memory_plan(&c, B, T, P, train, m);
+    psw_model_memory_plan_groups(&c, B, T, P, train, groups, m);
     return (double)m->params + (double)m->grads + (double)m->optimizer + (double)m->activations +
            (double)m->logits;
 }
@@ -72,14 +73,16 @@ psw_status psw_plan_compute(const psw_spec *spec, const psw_model_config *cfg, s
     psw_plan_memory *m = &out->mem;
     psw_model_memory mm;
     int eB = tr->eval_batch;
-    model_bytes(cfg, 1.0, eB, T, eB, false, &mm);
+    model_bytes(cfg, 1.0, eB, T, eB, false, 0u, &mm);
     m->teacher_params = (double)mm.params;
     m->teacher_acts = (double)mm.activations + (double)mm.logits;
     int sB = tr->micro_batch > eB ? tr->micro_batch : eB;
     /* Full-prompt positions cap at what int holds; such a plan does not fit anyway. */
     double sP = all_pos ? (double)sB * T : sB;
+    unsigned groups = tr->trainable == PSW_SPEC_TRAINABLE_MLP ? 1u << PSW_GROUP_MLP
+                                                              : (1u << PSW_GROUP_COUNT) - 1u;
     model_bytes(cfg, out->max_retention, sB, T, sP > 2147483647.0 ? 2147483647 : (int)sP, true,
-                &mm);
+                groups, &mm);
     m->student_params = (double)mm.params;
     m->student_grads = (double)mm.grads;
     m->student_optimizer = (double)mm.optimizer;

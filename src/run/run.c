@@ -203,6 +203,11 @@ void psw_run_output_free(psw_run_output *out) {
     memset(out, 0, sizeof *out);
 }
 
+static unsigned trainable_groups_of(const psw_spec_training *tr) {
+    return tr->trainable == PSW_SPEC_TRAINABLE_MLP ? 1u << PSW_GROUP_MLP
+                                                   : (1u << PSW_GROUP_COUNT) - 1u;
+}
+
 static void train_settings_from_spec(const psw_spec_training *tr, psw_loss_kind loss,
                                      int64_t seed, psw_train_settings *s) {
     memset(s, 0, sizeof *s);
@@ -224,9 +229,7 @@ static void train_settings_from_spec(const psw_spec_training *tr, psw_loss_kind 
     s->grad_accum = tr->grad_accum;
     s->epochs = tr->epochs;
     s->steps = tr->has_steps ? (long)tr->steps : 0;
-    s->trainable_groups = tr->trainable == PSW_SPEC_TRAINABLE_MLP
-                              ? 1u << PSW_GROUP_MLP
-                              : (1u << PSW_GROUP_COUNT) - 1u;
+    s->trainable_groups = trainable_groups_of(tr);
     s->shuffle_seed = (uint64_t)seed;
 }
 
@@ -347,6 +350,10 @@ psw_status psw_run_task_keep(psw_run_context *ctx, const psw_task *task, int ran
     bool all_positions = tr->loss_positions == PSW_SPEC_POSITIONS_ALL_PROMPT;
     int B = training && tr->micro_batch > eval_B ? tr->micro_batch : eval_B;
     int P = training && all_positions ? B * Tmax : B;
+    /* The trainable set before the reservation, so gradients and AdamW state are allocated
+     * once and only for the kinds that train (psw_train sets the same set again: a no-op). */
+    if (training && (st = psw_model_set_trainable(&student, trainable_groups_of(tr), &local)) != PSW_OK)
+        goto fail;
     st = psw_model_reserve(&student, B, Tmax, P, training, &local);
     if (st != PSW_OK) goto fail;
 

@@ -120,7 +120,8 @@ psw_status psw_train(psw_model *student, const psw_train_settings *s, const psw_
         st = PSW_FAIL(err, PSW_ERR_NOMEM, "train: cannot allocate batch buffers");
         goto done;
     }
-    psw_model_set_trainable(student, s->trainable_groups);
+    /* Reallocates the gradient arenas when the caller reserved for another set. */
+    if ((st = psw_model_set_trainable(student, s->trainable_groups, err)) != PSW_OK) goto done;
     long cached_epoch = -1;
     size_t next = 0;
     psw_progress progress;

@@ -170,22 +170,29 @@ static void run_arch(psw_arch arch, bool tied, const char *tag) {
     CHECK_OK(psw_model_forward_backward(&m, &f.batch, &s, &l_full, &err), &err);
     float *full = psw_xmalloc(sizeof(float) * m.grads.total);
     memcpy(full, m.grads.base, sizeof(float) * m.grads.total);
-    psw_model_set_trainable(&m, 1u << PSW_GROUP_MLP);
+    size_t full_off[PSW_P_COUNT];
+    for (int i = 0; i < PSW_P_COUNT; i++)
+        full_off[i] = m.grads.ptr[i] ? (size_t)(m.grads.ptr[i] - m.grads.base) : 0;
+    CHECK_OK(psw_model_set_trainable(&m, 1u << PSW_GROUP_MLP, &err), &err);
     psw_model_zero_grad(&m);
     CHECK_OK(psw_model_forward_backward(&m, &f.batch, &s, &l_mlp, &err), &err);
     CHECK(l_full == l_mlp, "%s: frozen run has the same loss", tag);
     for (int i = 0; i < PSW_P_COUNT; i++) {
-        size_t off = (size_t)(m.grads.ptr[i] - m.grads.base), n = m.grads.count[i];
-        if (!n) continue;
         bool mlp = psw_param_group_of((psw_param_id)i) == PSW_GROUP_MLP;
-        size_t bad = 0;
-        for (size_t j = 0; j < n; j++)
-            bad += mlp ? m.grads.base[off + j] != full[off + j] : m.grads.base[off + j] != 0.0f;
-        CHECK(bad == 0, "%s trainable=mlp: %s has %zu gradient values %s", tag,
-              psw_param_name((psw_param_id)i), bad, mlp ? "differing from the full run" : "nonzero");
+        if (!mlp) {
+            CHECK(m.grads.ptr[i] == NULL && m.grads.count[i] == 0,
+                  "%s trainable=mlp: frozen %s has a gradient slice", tag,
+                  psw_param_name((psw_param_id)i));
+            continue;
+        }
+        size_t n = m.grads.count[i], bad = 0;
+        CHECK(n == m.params.count[i], "%s: %s gradient count", tag, psw_param_name((psw_param_id)i));
+        for (size_t j = 0; j < n; j++) bad += m.grads.ptr[i][j] != full[full_off[i] + j];
+        CHECK(bad == 0, "%s trainable=mlp: %s has %zu gradient values differing from the full run",
+              tag, psw_param_name((psw_param_id)i), bad);
     }
     free(full);
-    psw_model_set_trainable(&m, ~0u);
+    CHECK_OK(psw_model_set_trainable(&m, ~0u, &err), &err);
 
     /* KL against the model's own logits: exactly 0, zero gradient. */
     float *own = psw_xmalloc(sizeof(float) * (size_t)s.P * cfg.vocab_size);

@@ -25,8 +25,9 @@ expect_full() {
 }
 
 # 1. tmpfs filled by another process.
+# The trap unmounts lazily: an exiting rank may still hold a file there.
+trap 'umount -l "$WORK/disk" 2> /dev/null; rm -rf "$WORK"' EXIT
 if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=4m tmpfs disk 2> /dev/null; then
-    trap 'umount "$WORK/disk" 2> /dev/null; rm -rf "$WORK"' EXIT
     sed 's/"output": "full.h5"/"output": "disk\/full.h5"/' full.json > tmpfs.json
     mpi 3 run tmpfs.json --threads-per-rank 1 --cache-dir cache > tmpfs.log 2>&1 &
     mp=$!

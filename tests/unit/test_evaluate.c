@@ -206,11 +206,11 @@ static void test_invariance(psw_arch arch) {
               same_bits(&um.entropy, &metrics[0].entropy, sizeof(double)),
           "%s: unlabeled metrics: NaN accuracy/NLL, same entropy", name);
 
-    /* A batch larger than reserved is an engine error, passed through; eval_batch < 1 is
-     * refused (it would never advance). */
+    /* A prompt longer than the reservation is an engine error, passed through; eval_batch < 1
+     * is refused. */
     psw_model small = {0};
     make_model(&small, arch);
-    CHECK_OK(psw_model_reserve(&small, 2, set->prompts.max_len, 2, false, &err), &err);
+    CHECK_OK(psw_model_reserve(&small, 2, set->prompts.max_len - 1, 2, false, &err), &err);
     CHECK_FAILS(psw_evaluate(&small, set, 3, NULL, NULL, 0, &um, &err), &err, PSW_ERR_INVALID_ARG,
                 "outside the reserved");
     psw_model_free(&small);

@@ -174,11 +174,13 @@ static void test_adamw(void) {
     CHECK_OK(psw_model_init(&m, &cfg, &err), &err);
     psw_model_init_random(&m, 5, 0.5f);
     CHECK_OK(psw_model_reserve(&m, 1, 4, 1, true, &err), &err);
+    /* After the reservation: the arenas are rebuilt for the new set; q_proj has no gradient. */
+    CHECK_OK(psw_model_set_trainable(&m, (1u << PSW_GROUP_MLP) | (1u << PSW_GROUP_NORM), &err),
+             &err);
+    CHECK(m.grads.ptr[PSW_P_Q] == NULL && m.grads.count[PSW_P_Q] == 0, "frozen q_proj: no gradient");
     psw_model_zero_grad(&m);
     m.grads.ptr[PSW_P_GATE][0] = 3.0f;
     m.grads.ptr[PSW_P_MLP_NORM][1] = -4.0f;
-    m.grads.ptr[PSW_P_Q][2] = 12.0f; /* frozen below: not in the norm, not updated */
-    psw_model_set_trainable(&m, (1u << PSW_GROUP_MLP) | (1u << PSW_GROUP_NORM));
     float w_gate = m.params.ptr[PSW_P_GATE][0], w_gate1 = m.params.ptr[PSW_P_GATE][1];
     float w_norm = m.params.ptr[PSW_P_MLP_NORM][1], w_q = m.params.ptr[PSW_P_Q][2];
     psw_adamw opt = {.lr = 0.1f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
@@ -192,9 +194,15 @@ static void test_adamw(void) {
                 "zero gradient: decay only");
     CHECK_CLOSE(m.params.ptr[PSW_P_MLP_NORM][1], w_norm + 0.1, 1e-6, 1e-6, "norm: no decay");
     CHECK(m.params.ptr[PSW_P_Q][2] == w_q, "frozen kind untouched");
-    size_t goff = (size_t)(m.params.ptr[PSW_P_GATE] - m.params.base);
+    size_t goff = (size_t)(m.grads.ptr[PSW_P_GATE] - m.grads.base);
     CHECK_CLOSE(m.adam_m[goff], 0.1 * 3.0 * (1.0 / (5.0 + 1e-6)), 1e-7, 1e-5,
                 "first moment of the clipped gradient");
+    CHECK_FAILS(psw_model_set_trainable(&m, 1u << PSW_GROUP_MLP, &err), &err,
+                PSW_ERR_INVALID_ARG, "psw_model_set_trainable: 1 AdamW steps already taken");
+    CHECK(m.trainable[PSW_P_MLP_NORM], "a rejected change leaves the trainable set as it was");
+    CHECK_OK(psw_model_set_trainable(&m, (1u << PSW_GROUP_MLP) | (1u << PSW_GROUP_NORM), &err),
+             &err);
+    CHECK(m.adam_step == 1, "setting the same set again keeps the optimizer state");
     psw_model_free(&m);
 }
 
