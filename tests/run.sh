@@ -13,7 +13,7 @@ cmake --build "$root/build" -j "$jobs"
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 
 # Sanitizer build: every test except those that start MPI (labels mpi, examples: Open MPI's own allocations
-# are reported as leaks by LSan; see docs/testing.md).
+# are reported as leaks by LSan, so only MPI-free code runs under ASan+UBSan).
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPSW_WERROR=ON \
       -DPSW_SANITIZE=address,undefined >/dev/null
 cmake --build "$root/build-asan" -j "$jobs"
