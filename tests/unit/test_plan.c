@@ -123,7 +123,9 @@ int main(void) {
     CHECK_FAILS(psw_plan_calibrate(2, 1, 1, &tg, &fg, &err), &err, PSW_ERR_INVALID_ARG,
                 "calibrate: size 2");
     CHECK_OK(psw_plan_calibrate(0, 1, 1, &tg, &fg, &err), &err);
-    CHECK(tg > 0.5 && tg < 2000 && fg > 0.5 && fg < 2000,
-          "calibration on the small model: train %.1f, forward %.1f GFLOP/s", tg, fg);
+    /* A measurement, not a speed goal: only that it produced positive, finite rates (under
+     * valgrind they are ~100x lower). */
+    CHECK(tg > 0 && isfinite(tg) && fg > 0 && isfinite(fg),
+          "calibration on the small model: train %.3g, forward %.3g GFLOP/s", tg, fg);
     return psw_test_finish();
 }
