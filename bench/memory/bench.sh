@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/memory/bench.sh BUILD_DIR [THREADS]: peak RSS of one worker's job against `plan`.
 # Builds a synthetic world (make-world), a medium random OLMo2 on its tokenizer (hidden 768,
-# 12 layers, 12 heads, MLP 2048, vocab = the tokenizer's; bench/memory/medium_model.c), then for
+# 12 layers, 12 heads, MLP 2048, vocab = the tokenizer's; tests/mpi/tiny_model.c built with PSW_MEDIUM_SHAPE), then for
 # training.trainable = all and mlp runs `prunesweep recover` (prune to 0.5, 2 CE steps at
 # micro_batch 8, evaluation) under /usr/bin/time -v and prints its maximum resident set size
 # next to plan's "total per rank" for the same spec (1 rank per node). Goal: ratio <= 1.2.
