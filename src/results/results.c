@@ -1,5 +1,5 @@
 /* results.c: the HDF5 results file (serial HDF5 1.10, one writer, SWMR for live readers).
- * Layout and reader notes: docs/results.md. This is the only file that includes <hdf5.h>.
+ * Layout and reader notes: docs/results.md. Only src/results includes <hdf5.h>.
  *
  * Crash model. /runs is the commit record: an append makes the row's probabilities and curve
  * durable (flush + fsync) before it writes the /runs row and flushes again. A reader (and
@@ -17,7 +17,7 @@
 #define _GNU_SOURCE /* F_OFD_SETLK */
 #include "psw/results.h"
 
-#include <hdf5.h>
+#include "results/h5_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,67 +125,7 @@ struct psw_results {
     size_t order_cap;
 };
 
-/* ---- error handling ---- */
-
-typedef struct h5_errinfo {
-    bool have;
-    hid_t maj, min;
-    char text[360];
-} h5_errinfo;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    h5_errinfo *info = data;
-    if (n == 0) { /* H5E_WALK_UPWARD starts at the innermost (most specific) entry */
-        info->have = true;
-        info->maj = e->maj_num;
-        info->min = e->min_num;
-        char desc[292];
-        snprintf(desc, sizeof desc, "%s", e->desc ? e->desc : "?");
-        /* sec2 write errors embed "time = <ctime>\n, " (with a newline): drop it, and keep the
-         * message on one line. */
-        char *t = strstr(desc, "time = ");
-        char *after = t ? strstr(t, ", ") : NULL;
-        if (t && after) memmove(t, after + 2, strlen(after + 2) + 1);
-        for (char *c = desc; *c; c++)
-            if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
-        snprintf(info->text, sizeof info->text, "%.64s: %s", e->func_name ? e->func_name : "?",
-                 desc);
-    }
-    return 0;
-}
-
-/* Must run right after the failing call: any later HDF5 API call resets the error stack. */
-static psw_status h5_fail(psw_err *err, psw_status fallback, const char *path, const char *what) {
-    h5_errinfo info = {0};
-    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &info) < 0 || !info.have)
-        snprintf(info.text, sizeof info.text, "no detail on the HDF5 error stack");
-    H5Eclear2(H5E_DEFAULT);
-    psw_status s = fallback;
-    if (info.have) {
-        if (info.min == H5E_NOTHDF5 || info.min == H5E_TRUNCATED || info.min == H5E_BADFILE)
-            s = PSW_ERR_FORMAT;
-        else if (info.maj == H5E_IO || info.maj == H5E_VFL || info.min == H5E_CANTOPENFILE ||
-                 info.min == H5E_WRITEERROR || info.min == H5E_READERROR ||
-                 info.min == H5E_CANTLOCKFILE)
-            s = PSW_ERR_IO;
-    }
-    return PSW_FAIL(err, s, "%s: %s: %s", path, what, info.text);
-}
-
-#define H5TRY(expr, what)                                                                          \
-    do {                                                                                           \
-        if ((expr) < 0) {                                                                          \
-            st = h5_fail(err, PSW_ERR_HDF5, path, (what));                                         \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-static void close_id(hid_t *id) {
-    if (*id >= 0) {
-        H5Idec_ref(*id);
-        *id = H5I_INVALID_HID;
-    }
-}
+/* ---- error handling: psw_h5_fail and H5TRY (src/results/h5_internal.h) ---- */
 
 /* Releases id on a failure path without losing the error stack of the call that failed. */
 static void close_keep_stack(hid_t id) {
@@ -249,9 +189,9 @@ static psw_status make_row_types(const char *path, hid_t *mem_out, hid_t *file_o
     *file_out = file;
     mem = file = H5I_INVALID_HID;
 fail:
-    close_id(&file);
-    close_id(&mem);
-    for (int i = 0; i < FT_COUNT; i++) close_id(&ft[i]);
+    psw_h5_close_id(&file);
+    psw_h5_close_id(&mem);
+    for (int i = 0; i < FT_COUNT; i++) psw_h5_close_id(&ft[i]);
     return st;
 }
 
@@ -278,9 +218,9 @@ static psw_status write_str_attr(const char *path, hid_t loc, const char *name, 
     H5TRY(a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT), what);
     H5TRY(H5Awrite(a, t, &value), what);
 fail:
-    close_id(&a);
-    close_id(&s);
-    close_id(&t);
+    psw_h5_close_id(&a);
+    psw_h5_close_id(&s);
+    psw_h5_close_id(&t);
     return st;
 }
 
@@ -294,8 +234,8 @@ static psw_status write_num_attr(const char *path, hid_t loc, const char *name, 
     H5TRY(a = H5Acreate2(loc, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT), what);
     H5TRY(H5Awrite(a, mem_type, value), what);
 fail:
-    close_id(&a);
-    close_id(&s);
+    psw_h5_close_id(&a);
+    psw_h5_close_id(&s);
     return st;
 }
 
@@ -328,10 +268,10 @@ static psw_status read_str_attr(const char *path, hid_t loc, const char *name, c
     *out = psw_xstrdup(value ? value : "");
     H5free_memory(value);
 fail:
-    close_id(&mt);
-    close_id(&s);
-    close_id(&ft);
-    close_id(&a);
+    psw_h5_close_id(&mt);
+    psw_h5_close_id(&s);
+    psw_h5_close_id(&ft);
+    psw_h5_close_id(&a);
     return st;
 }
 
@@ -523,12 +463,12 @@ static psw_status create_layout(const char *path, psw_results *r, const psw_resu
     H5TRY(d = H5Dcreate2(g, "ids", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
           "create /test/ids");
     H5TRY(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->example_ids), "write /test/ids");
-    close_id(&d);
+    psw_h5_close_id(&d);
     H5TRY(d = H5Dcreate2(g, "gold", H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
           "create /test/gold");
     H5TRY(H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->gold),
           "write /test/gold");
-    close_id(&d);
+    psw_h5_close_id(&d);
 
     /* Extendible per-row datasets. */
     h5_row zero_row;
@@ -538,21 +478,21 @@ static psw_status create_layout(const char *path, psw_results *r, const psw_resu
     H5TRY(d = create_ext(fid, "runs", r->row_file, 1, runs_chunk, runs_dims, r->row_mem,
                          &zero_row),
           "create /runs");
-    close_id(&d);
+    psw_h5_close_id(&d);
     hsize_t pdims[3] = {0, ne, (hsize_t)m->n_choices};
     hsize_t pchunk[3] = {1, ne, (hsize_t)m->n_choices};
     H5TRY(d = create_ext(fid, "probs", H5T_IEEE_F32LE, 3, pchunk, pdims, H5T_NATIVE_FLOAT, &nan),
           "create /probs");
-    close_id(&d);
+    psw_h5_close_id(&d);
     hsize_t cdims[2] = {0, PSW_CURVE_POINTS}, cchunk[2] = {CURVE_CHUNK_ROWS, PSW_CURVE_POINTS};
     H5TRY(d = create_ext(fid, "curves", H5T_IEEE_F32LE, 2, cchunk, cdims, H5T_NATIVE_FLOAT, &nan),
           "create /curves");
-    close_id(&d);
+    psw_h5_close_id(&d);
 fail:
-    close_id(&d);
-    close_id(&t);
-    close_id(&s);
-    close_id(&g);
+    psw_h5_close_id(&d);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&s);
+    psw_h5_close_id(&g);
     return st;
 }
 
@@ -580,7 +520,7 @@ static psw_status get_dims(const char *path, hid_t ds, const char *name, int ran
     }
     H5TRY(H5Sget_simple_extent_dims(s, dims, NULL), name);
 fail:
-    close_id(&s);
+    psw_h5_close_id(&s);
     return st;
 }
 
@@ -649,8 +589,8 @@ static psw_status validate_file(const char *path, hid_t fid, const psw_results_m
                       "%s: /runs has a different row layout than this prunesweep writes", path);
         goto fail;
     }
-    close_id(&t);
-    close_id(&d);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&d);
     H5TRY(d = H5Dopen2(fid, "probs", H5P_DEFAULT), "open /probs");
     st = get_dims(path, d, "/probs", 3, dims, err);
     if (st) goto fail;
@@ -661,7 +601,7 @@ static psw_status validate_file(const char *path, hid_t fid, const psw_results_m
                       (int)m->n_examples, (int)m->n_choices);
         goto fail;
     }
-    close_id(&d);
+    psw_h5_close_id(&d);
     H5TRY(d = H5Dopen2(fid, "curves", H5P_DEFAULT), "open /curves");
     st = get_dims(path, d, "/curves", 2, dims, err);
     if (st) goto fail;
@@ -671,8 +611,8 @@ static psw_status validate_file(const char *path, hid_t fid, const psw_results_m
         goto fail;
     }
 fail:
-    close_id(&t);
-    close_id(&d);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&d);
     free(version);
     free(data_fp);
     free(model_fp);
@@ -716,8 +656,8 @@ static psw_status read_id_status(const char *path, hid_t ds, id_status **rows_ou
     rows = NULL;
 fail:
     free(rows);
-    close_id(&t);
-    close_id(&et);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&et);
     return st;
 }
 
@@ -782,17 +722,17 @@ static psw_status check_torn_tail(const char *path, hid_t fid, uint64_t size, ui
                       (unsigned long long)bad, (unsigned long long)committed);
 fail:
     free(rows);
-    for (int k = 0; k < 3; k++) close_id(&d[k]);
+    for (int k = 0; k < 3; k++) psw_h5_close_id(&d[k]);
     return st;
 }
 
 static void results_free(psw_results *r) {
     if (!r) return;
-    close_id(&r->curves);
-    close_id(&r->probs);
-    close_id(&r->runs);
-    close_id(&r->row_file);
-    close_id(&r->row_mem);
+    psw_h5_close_id(&r->curves);
+    psw_h5_close_id(&r->probs);
+    psw_h5_close_id(&r->runs);
+    psw_h5_close_id(&r->row_file);
+    psw_h5_close_id(&r->row_mem);
     if (r->file >= 0) H5Fclose(r->file);
     if (r->lock_fd >= 0) close(r->lock_fd);
     free(r->nan_probs);
@@ -863,7 +803,7 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
             st = PSW_FAIL(err, PSW_ERR_FORMAT,
                           "%s: not an HDF5 file (no HDF5 signature); refusing to touch it", path);
         } else {
-            st = h5_fail(err, PSW_ERR_FORMAT, path, "cannot open existing file");
+            st = psw_h5_fail(err, PSW_ERR_FORMAT, path, "cannot open existing file");
         }
         goto fail;
     }
@@ -883,7 +823,7 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
     }
     H5TRY(H5Fclose(fid), "close after inspection");
     fid = H5I_INVALID_HID;
-    close_id(&fapl);
+    psw_h5_close_id(&fapl);
 
     /* A writer whose flush failed (disk full) can leave a superblock that records more space
      * than reached the disk; HDF5 then refuses the file as truncated. The rows committed before
@@ -908,11 +848,11 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
     bool crashed = r->file < 0;
     if (crashed) {
         H5Eclear2(H5E_DEFAULT);
-        close_id(&fapl);
+        psw_h5_close_id(&fapl);
         H5TRY(fapl = make_fapl(true, false), "file access list");
         r->file = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
         if (r->file < 0) {
-            st = h5_fail(err, PSW_ERR_HDF5, path, "cannot reopen for writing");
+            st = psw_h5_fail(err, PSW_ERR_HDF5, path, "cannot reopen for writing");
             goto fail;
         }
         /* The superblock of a killed SWMR writer can record less allocated space than the file
@@ -931,7 +871,7 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
     r->resumed = true;
 fail:
     if (fid >= 0) H5Fclose(fid);
-    close_id(&fapl);
+    psw_h5_close_id(&fapl);
     return st;
 }
 
@@ -957,7 +897,7 @@ static psw_status create_new(psw_results *r, const psw_results_meta *m, psw_err 
     H5TRY(fapl = make_fapl(false, false), "file access list");
     r->file = H5Fcreate(tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     if (r->file < 0) {
-        st = h5_fail(err, PSW_ERR_IO, path, "cannot create");
+        st = psw_h5_fail(err, PSW_ERR_IO, path, "cannot create");
         goto fail;
     }
     tmp_exists = true;
@@ -991,7 +931,7 @@ fail:
         r->file = H5I_INVALID_HID;
         unlink(tmp);
     }
-    close_id(&fapl);
+    psw_h5_close_id(&fapl);
     free(tmp);
     return st;
 }
@@ -1009,7 +949,7 @@ psw_status psw_results_open(const char *path, const psw_results_meta *meta, psw_
      * fail harmlessly and the result is deliberately ignored. */
     (void)H5dont_atexit();
     if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
-        return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
+        return psw_h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
     /* A write past RLIMIT_FSIZE raises SIGXFSZ, whose default action kills the process before
      * the error can be reported or a temporary file removed. Ignored, the write fails with
      * EFBIG and is reported like a full disk. A handler someone installed is left alone. */
@@ -1084,8 +1024,8 @@ static psw_status write_row(const char *path, hid_t ds, const char *name, int ra
     H5TRY(ms = H5Screate_simple(rank, count, NULL), name);
     H5TRY(H5Dwrite(ds, mem_type, ms, fs, H5P_DEFAULT, buf), name);
 fail:
-    close_id(&ms);
-    close_id(&fs);
+    psw_h5_close_id(&ms);
+    psw_h5_close_id(&fs);
     return st;
 }
 
@@ -1240,13 +1180,13 @@ psw_status psw_results_close(psw_results *r, psw_err *err) {
     if (!r) return PSW_OK;
     psw_status st = PSW_OK;
     const char *path = r->path;
-    close_id(&r->curves);
-    close_id(&r->probs);
-    close_id(&r->runs);
+    psw_h5_close_id(&r->curves);
+    psw_h5_close_id(&r->probs);
+    psw_h5_close_id(&r->runs);
     if (r->file >= 0) {
         herr_t hs = H5Fclose(r->file);
         r->file = H5I_INVALID_HID;
-        if (hs < 0) st = h5_fail(err, PSW_ERR_HDF5, path, "close");
+        if (hs < 0) st = psw_h5_fail(err, PSW_ERR_HDF5, path, "close");
     }
     if (r->lock_fd >= 0) {
         if (!st && fsync(r->lock_fd) != 0)

@@ -3,7 +3,7 @@
  * a sweep writes the file and after its writer was killed. Never modifies the file. */
 #include "psw/results.h"
 
-#include <hdf5.h>
+#include "results/h5_internal.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -15,52 +15,6 @@ _Static_assert(sizeof(psw_row_kind) == 4 && sizeof(psw_loss_kind) == 4 &&
                    sizeof(psw_run_status) == 4,
                "the enums of psw_run_record are read as 32-bit HDF5 enums");
 
-typedef struct read_err {
-    bool have;
-    hid_t min;
-    char text[360];
-} read_err;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-    read_err *info = data;
-    if (n == 0) { /* the innermost entry names the real cause */
-        info->have = true;
-        info->min = e->min_num;
-        snprintf(info->text, sizeof info->text, "%.64s: %.280s", e->func_name ? e->func_name : "?",
-                 e->desc ? e->desc : "?");
-        for (char *c = info->text; *c; c++)
-            if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
-    }
-    return 0;
-}
-
-/* Must run right after the failing call (any HDF5 call resets the stack). */
-static psw_status h5_fail(psw_err *err, psw_status fallback, const char *path, const char *what) {
-    read_err info = {0};
-    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &info) < 0 || !info.have)
-        snprintf(info.text, sizeof info.text, "no detail on the HDF5 error stack");
-    H5Eclear2(H5E_DEFAULT);
-    psw_status s = fallback;
-    if (info.have && (info.min == H5E_NOTHDF5 || info.min == H5E_BADFILE ||
-                      info.min == H5E_TRUNCATED))
-        s = PSW_ERR_FORMAT;
-    return PSW_FAIL(err, s, "%s: %s: %s", path, what, info.text);
-}
-
-#define H5TRY(expr, what)                                                                          \
-    do {                                                                                           \
-        if ((expr) < 0) {                                                                          \
-            st = h5_fail(err, PSW_ERR_HDF5, path, (what));                                         \
-            goto fail;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-static void close_id(hid_t *id) {
-    if (*id >= 0) {
-        H5Idec_ref(*id);
-        *id = H5I_INVALID_HID;
-    }
-}
 
 /* Scalar variable-length string attribute; *out NULL when absent or of another type. */
 static psw_status read_str_attr(const char *path, hid_t loc, const char *name, char **out,
@@ -85,10 +39,10 @@ static psw_status read_str_attr(const char *path, hid_t loc, const char *name, c
     *out = psw_xstrdup(value ? value : "");
     H5free_memory(value);
 fail:
-    close_id(&mt);
-    close_id(&sp);
-    close_id(&ft);
-    close_id(&a);
+    psw_h5_close_id(&mt);
+    psw_h5_close_id(&sp);
+    psw_h5_close_id(&ft);
+    psw_h5_close_id(&a);
     return st;
 }
 
@@ -172,14 +126,14 @@ static psw_status make_record_type(const char *path, hid_t *out, psw_err *err) {
     *out = t;
     t = H5I_INVALID_HID;
 fail:
-    close_id(&t);
-    close_id(&af);
-    close_id(&ai);
-    close_id(&host);
-    close_id(&msg);
-    close_id(&status);
-    close_id(&loss);
-    close_id(&kind);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&af);
+    psw_h5_close_id(&ai);
+    psw_h5_close_id(&host);
+    psw_h5_close_id(&msg);
+    psw_h5_close_id(&status);
+    psw_h5_close_id(&loss);
+    psw_h5_close_id(&kind);
     return st;
 }
 
@@ -202,7 +156,7 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
     psw_run_record *rows = NULL;
     char *format = NULL;
     if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0)
-        return h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
+        return psw_h5_fail(err, PSW_ERR_HDF5, path, "switch off HDF5 error printing");
     FILE *probe = fopen(path, "rb");
     if (!probe) return PSW_FAIL(err, PSW_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     /* Results files start with the HDF5 signature (no user block); say so plainly for anything
@@ -221,7 +175,7 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
     H5TRY(H5Pset_metadata_read_attempts(fapl, 5), "file access list");
     fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
     if (fid < 0) {
-        st = h5_fail(err, PSW_ERR_FORMAT, path, "cannot open");
+        st = psw_h5_fail(err, PSW_ERR_FORMAT, path, "cannot open");
         goto fail;
     }
     st = read_str_attr(path, fid, "format", &format, err);
@@ -245,7 +199,7 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
     if (has_expected) {
         H5TRY(a = H5Aopen(fid, "expected_rows", H5P_DEFAULT), "expected_rows");
         H5TRY(H5Aread(a, H5T_NATIVE_INT64, &out->expected_rows), "expected_rows");
-        close_id(&a);
+        psw_h5_close_id(&a);
     }
 
     hsize_t pd[3];
@@ -258,8 +212,8 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
     H5TRY(H5Sget_simple_extent_dims(sp, pd, NULL), "/probs");
     out->n_examples = (int32_t)pd[1];
     out->n_choices = (int32_t)pd[2];
-    close_id(&sp);
-    close_id(&ds);
+    psw_h5_close_id(&sp);
+    psw_h5_close_id(&ds);
 
     hsize_t n = 0;
     H5TRY(ds = H5Dopen2(fid, "runs", H5P_DEFAULT), "open /runs");
@@ -300,12 +254,12 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
 fail:
     free(rows);
     free(format);
-    close_id(&a);
-    close_id(&mt);
-    close_id(&sp);
-    close_id(&ds);
+    psw_h5_close_id(&a);
+    psw_h5_close_id(&mt);
+    psw_h5_close_id(&sp);
+    psw_h5_close_id(&ds);
     if (fid >= 0) H5Fclose(fid);
-    close_id(&fapl);
+    psw_h5_close_id(&fapl);
     if (st != PSW_OK) {
         psw_results_snapshot_free(out);
     }
