@@ -52,12 +52,17 @@ typedef struct psw_sweep_options {
     bool only_cache;       /* --only-cache: build the teacher cache (and the embedded default)
                             * on rank 0, then stop; no results file is opened or created.
                             * threads_per_rank 0 then means every core rank 0 may use */
+    /* Called on rank 0 with a failing verdict before the other ranks are released, so the
+     * message is out before any rank exits non-zero (mpirun kills the job at the first non-zero
+     * exit, which could otherwise cut rank 0 off before it prints). NULL: the caller prints. */
+    void (*report_failure)(psw_status st, const char *msg);
 } psw_sweep_options;
 
 /* What a rank learned about the sweep; filled also on failure (as far as it got). */
 typedef struct psw_sweep_outcome {
     int rank, size;    /* this process in MPI_COMM_WORLD */
-    bool report;       /* true on rank 0: print err on failure (other ranks stay quiet) */
+    bool report;       /* true on rank 0 when err is still to be printed: report_failure was
+                        * NULL (other ranks stay quiet) */
     bool spec_error;   /* the failure is a bad or unreadable spec (exit status 2 for a bad one) */
     int threads;       /* OpenBLAS threads this rank used (0 on a coordinator that runs nothing) */
     size_t n_rows;     /* rows the whole sweep produces: teacher + unrecovered + grid */

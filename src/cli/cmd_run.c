@@ -52,6 +52,12 @@ static bool is_opt(const char *a, const char *name) {
     return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
 }
 
+/* An interrupted sweep is not an error: it says how to resume, without the error prefix. */
+static void report_failure(psw_status st, const char *msg) {
+    if (st == PSW_ERR_INTERRUPTED) fprintf(stderr, "prunesweep: %s\n", msg);
+    else psw_cli_error("%s", msg);
+}
+
 int psw_cmd_run(int argc, char **argv) {
     psw_sweep_options opt = {.grace_seconds = PSW_SWEEP_DEFAULT_GRACE};
     for (int i = 1; i < argc; i++) {
@@ -111,15 +117,13 @@ int psw_cmd_run(int argc, char **argv) {
         return PSW_EXIT_USAGE;
     }
 
+    opt.report_failure = report_failure;
     psw_sweep_outcome out;
     psw_err err = {0};
     psw_status st = psw_sweep_run(&opt, &out, &err);
     if (st == PSW_OK) return PSW_EXIT_OK;
-    if (st == PSW_ERR_INTERRUPTED) {
-        if (out.report) fprintf(stderr, "prunesweep: %s\n", err.msg);
-        return PSW_EXIT_RESUMABLE;
-    }
-    if (out.report) psw_cli_error("%s", err.msg);
+    if (out.report) report_failure(st, err.msg);
+    if (st == PSW_ERR_INTERRUPTED) return PSW_EXIT_RESUMABLE;
     if (out.spec_error && st != PSW_ERR_IO) return PSW_EXIT_USAGE;
     return PSW_EXIT_FAIL;
 }

@@ -335,6 +335,10 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     }
 
 finish:;
+    if (out->rank == 0 && st != PSW_OK && opt->report_failure) {
+        opt->report_failure(st, err->msg);
+        out->report = false;
+    }
     /* Every rank leaves with rank 0's verdict. */
     int64_t verdict[2] = {st, out->spec_error};
     bcast(verdict, 2, MPI_INT64_T, "MPI_Ibcast (final status)");
