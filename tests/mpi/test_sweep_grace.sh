@@ -30,7 +30,10 @@ rc=0; wait "$pid" || rc=$?
 [ "$rc" -eq 3 ] || { cat s2.log; fail "serial --grace 0: exit $rc, expected 3"; }
 grep -q 'no grace; the running task is lost' s2.log || fail "serial --grace 0 message"
 "$PSW_CLI" status small.h5 > st.txt || fail "status after --grace 0"
-grep -q '^progress: 1/7 done' st.txt || fail "status after --grace 0: $(grep progress st.txt)"
+# Usually 1 row; a second one may finish between the poll and the signal under load.
+done_rows=$(grep -c ' done (' s2.log)
+[ "$done_rows" -ge 1 ] && [ "$done_rows" -lt 7 ] || fail "serial --grace 0: $done_rows rows logged"
+grep -q "^progress: $done_rows/7 done" st.txt || fail "status after --grace 0: $(grep progress st.txt), $done_rows rows logged"
 "$PSW_CLI" run small.json --threads-per-rank 1 > s4.log 2>&1 || { cat s4.log; fail "resume after --grace 0"; }
 $CHECK once small.h5 7 || fail "rows after the resume after --grace 0"
 
