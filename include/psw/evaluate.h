@@ -1,14 +1,12 @@
 /* evaluate.h: multiple-choice evaluation of a model on a tokenized set.
- * Examples run longest first (ties by index), each as its own forward pass at its exact length,
- * with logits only at its answer position; the choice-letter softmax, the metrics and the
- * per-example scores come from eval_metrics.h. Results are stored in the set's order.
- * Why one example per forward: OpenBLAS's sgemm result for a row can depend on how many rows
- * share the call (edge tiles, its small-matrix kernel, the thread split), so batching would make
- * a prediction depend on its batch mates; this way evaluation is bit-identical whatever the
- * batch size, padding, rank or rank count. eval_batch only sets the progress granularity.
+ * Examples are sorted longest first (ties by index) and run eval_batch at a time, right-padded
+ * to the longest of the batch, with logits only at each answer position; the choice-letter
+ * softmax, the metrics and the per-example scores come from eval_metrics.h. Results are stored
+ * in the set's order. They are bit-identical whatever eval_batch, padding, rank or rank count:
+ * psw_model_forward computes each sequence with exactly the operations of its solo forward.
  *
- * The caller reserves the model first (psw_model_reserve with B >= 1, T >= the set's max_len,
- * P >= 1). Scores are caller-owned arrays of n. */
+ * The caller reserves the model first (psw_model_reserve with B >= eval_batch, T >= the set's
+ * max_len, P >= eval_batch). Scores are caller-owned arrays of n. */
 #ifndef PSW_EVALUATE_H
 #define PSW_EVALUATE_H
 

@@ -1,12 +1,18 @@
-/* model.h: the transformer (OLMo2 or Llama) as arenas of fp32 parameters, gradients, AdamW
- * moments and activations, with forward, backward and the losses the study needs.
+/* model.h: the transformer (OLMo2 or Llama) as arenas of parameters (fp32, or bf16 for frozen
+ * kinds: psw_model_init_storage), fp32 gradients, AdamW moments and activations, with forward,
+ * backward and the losses the study needs. Compute is fp32 throughout.
  *
  * Layout (llm.c style): each parameter kind is one contiguous block over all layers, rows as HF
  * stores them ([out_features, in_features]). Letters: B batch, T time, C hidden, L layers,
  * NH heads, NKV kv heads, HD head dim, QD = NH*HD, KD = NKV*HD, H intermediate, V vocab,
  * P requested positions.
  *
- * Ownership: the caller owns the psw_model struct; psw_model_* own every arena inside it.
+ * Ownership: the caller owns the psw_model struct; psw_model_* own every arena inside it, except
+ * a borrowed parameter arena (psw_model_init_borrowed, psw_model_load_into): that one belongs to
+ * the caller, who keeps it alive until psw_model_free, which leaves it alone. A model over
+ * borrowed parameters is read-only: nothing in psw_model_* writes its weights, and
+ * psw_model_reserve(training=true) refuses it (prune or clone it to get a trainable copy).
+ * This is how the sweep's workers share one node-wide copy of the teacher.
  * psw_model_free is safe on a zeroed or partly initialised struct. Not thread-safe: one model,
  * one thread of control (BLAS may use several threads inside a call).
  * Does not: tokenize, batch data, or read files (model_io.c does the HF directory I/O). */
@@ -49,12 +55,21 @@ const char *psw_param_group_name(psw_param_group g);
 /* Short name of a parameter kind, e.g. "gate_proj". */
 const char *psw_param_name(psw_param_id id);
 
-/* Views into one arena; ptr[i] is NULL when count[i] == 0. */
+/* Views into one arena; ptr[i] is NULL when count[i] == 0. Storage is per kind: fp32 (ptr[i])
+ * or bf16 (bf16[i], ptr[i] NULL), chosen by parameter group (bf16_groups, bit g = PSW_GROUP_g).
+ * bf16 holds frozen weights at half the memory (issue #8); compute stays fp32: forward and
+ * backward convert one layer's slice of a bf16 kind into a small fp32 scratch right before use
+ * (psw_model_weight). The arena holds the fp32 kinds first, then the bf16 kinds, each block in
+ * kind order; an all-fp32 arena is laid out exactly as before (total floats, kind order). */
 typedef struct psw_params {
-    float *base; /* owned arena, 64-byte aligned */
-    float *ptr[PSW_P_COUNT];
-    size_t count[PSW_P_COUNT]; /* floats per kind, over all layers */
-    size_t total;              /* floats in the arena */
+    float *base; /* the arena, 64-byte aligned: owned, or borrowed (read-only) when borrowed */
+    float *ptr[PSW_P_COUNT];     /* fp32 kinds; NULL when empty or stored as bf16 */
+    uint16_t *bf16[PSW_P_COUNT]; /* bf16 kinds (raw bf16 bits); NULL when empty or fp32 */
+    size_t count[PSW_P_COUNT];   /* parameters per kind, over all layers */
+    size_t total;                /* parameters in the arena (floats when all fp32) */
+    size_t bytes;                /* bytes of parameter data in the arena */
+    unsigned bf16_groups;        /* groups stored as bf16 (0: all fp32) */
+    bool borrowed;               /* base belongs to someone else: never freed, never written */
 } psw_params;
 
 /* Fills counts (and total) for cfg; no allocation. Shapes of one layer's slice are
@@ -76,12 +91,27 @@ void psw_model_memory_plan(const psw_model_config *cfg, int B, int T, int P, boo
  * gradients and AdamW state cover only those kinds (psw_model_memory_plan trains all). */
 void psw_model_memory_plan_groups(const psw_model_config *cfg, int B, int T, int P, bool training,
                                   unsigned trainable_groups, psw_model_memory *out);
+/* The same with the groups in bf16_groups stored as bf16 (which must not train): params is then
+ * 2 bytes per bf16 parameter, 4 per fp32 one, plus the fp32 conversion scratch
+ * (psw_params_scratch_floats) the model allocates beside the arena. */
+void psw_model_memory_plan_storage(const psw_model_config *cfg, int B, int T, int P,
+                                   bool training, unsigned trainable_groups, unsigned bf16_groups,
+                                   psw_model_memory *out);
+/* Bytes of parameter data when the groups in bf16_groups are bf16 (the arena, without scratch). */
+size_t psw_params_bytes(const psw_model_config *cfg, unsigned bf16_groups);
+/* Floats of fp32 scratch a model with these bf16 groups allocates: one layer's slice of each
+ * per-layer bf16 kind, the final norm if bf16, and the LM head's chunk (psw_head_chunk_floats)
+ * if the head (lm_head, or the embeddings when tied) is bf16. 0 when nothing is bf16. */
+size_t psw_params_scratch_floats(const psw_model_config *cfg, unsigned bf16_groups);
+/* Floats of the LM head's conversion chunk: max(largest per-layer kind slice, 64 * max(V, C)),
+ * capped at V * C (the whole head). */
+size_t psw_head_chunk_floats(const psw_model_config *cfg);
 
 struct psw_acts; /* private activation arena (src/model/model_internal.h) */
 
 typedef struct psw_model {
     psw_model_config cfg;
-    psw_params params;      /* owned */
+    psw_params params;      /* owned, or borrowed read-only (params.borrowed) */
     psw_params grads;       /* owned; base NULL until psw_model_reserve(training=true). Laid out
                              * over the trainable kinds only: count 0 and ptr NULL for frozen
                              * kinds, total = sum of the trainable counts. */
@@ -89,20 +119,59 @@ typedef struct psw_model {
                              * psw_model_reserve(training) */
     long long adam_step;
     bool trainable[PSW_P_COUNT]; /* which kinds get gradients; default all. A tied head trains
-                                  * through trainable[PSW_P_EMBED]. */
+                                  * through trainable[PSW_P_EMBED]. A bf16 kind never trains. */
     struct psw_acts *acts;       /* owned */
+    float *scratch;              /* owned; fp32 conversion scratch of the bf16 kinds (NULL when
+                                  * all fp32), psw_params_scratch_floats(cfg, bf16_groups) */
+    float *slot[PSW_P_COUNT];    /* into scratch: kind i's slot (one layer, the final norm, or
+                                  * the head chunk for the head kind); NULL for fp32 kinds */
+    size_t head_chunk;           /* floats of the head's slot; tests may lower it (not raise) to
+                                  * exercise chunking on tiny models */
 } psw_model;
 
 /* Allocates a zeroed parameter arena for cfg (validated first).
  * Errors: PSW_ERR_INVALID_ARG (bad cfg), PSW_ERR_NOMEM. */
 psw_status psw_model_init(psw_model *m, const psw_model_config *cfg, psw_err *err);
-/* Fills weights with N(0, std) (norm weights 1), deterministically from seed. */
+/* A model whose parameters are the caller's arena `base` (n_floats floats laid out as
+ * psw_params_layout(cfg), e.g. a node-shared memory window), borrowed and read-only: base must
+ * stay valid and unchanged until psw_model_free, which does not free it. Forward passes,
+ * evaluation, pruning and cloning from it work as on an owned model; training does not.
+ * Errors: PSW_ERR_INVALID_ARG (bad cfg; base NULL or not 64-byte aligned), PSW_ERR_SHAPE
+ * (n_floats is not the layout's total). */
+psw_status psw_model_init_borrowed(psw_model *m, const psw_model_config *cfg, const float *base,
+                                   size_t n_floats, psw_err *err);
+/* As psw_model_init with the groups in bf16_groups stored as bf16 (zeroed) and frozen:
+ * trainable is false for them. bf16_groups 0 is psw_model_init. Errors: as psw_model_init. */
+psw_status psw_model_init_storage(psw_model *m, const psw_model_config *cfg, unsigned bf16_groups,
+                                  psw_err *err);
+/* As psw_model_init_borrowed for an arena of `bytes` bytes laid out for bf16_groups
+ * (psw_params_bytes). Errors: as psw_model_init_borrowed (PSW_ERR_SHAPE: bytes mismatch). */
+psw_status psw_model_init_borrowed_storage(psw_model *m, const psw_model_config *cfg,
+                                           unsigned bf16_groups, const void *base, size_t bytes,
+                                           psw_err *err);
+/* A copy of src (config, trainable flags, parameters) whose groups in bf16_groups are bf16:
+ * fp32 -> bf16 rounds to nearest even, bf16 -> fp32 and bf16 -> bf16 are exact. dst owns its
+ * arena. Errors: PSW_ERR_INVALID_ARG, PSW_ERR_NOMEM (dst is then freed). */
+psw_status psw_model_convert_storage(const psw_model *src, unsigned bf16_groups, psw_model *dst,
+                                     psw_err *err);
+/* Copies n parameters of kind id, from element `off` of the kind (over all layers), into out
+ * (n floats) as fp32, whatever the storage. */
+void psw_params_read(const psw_params *p, psw_param_id id, size_t off, size_t n, float *out);
+/* Kind id's weights for layer l (or the whole tensor for PSW_P_FINAL_NORM; l ignored) as fp32:
+ * the arena slice of an fp32 kind, or, for a bf16 kind, the model's scratch slot filled by
+ * converting that slice (valid until the next call for the same kind). NULL for an empty kind.
+ * Not for PSW_P_EMBED / PSW_P_LM_HEAD (the forward converts their rows as needed). */
+const float *psw_model_weight(psw_model *m, psw_param_id id, int l);
+/* Fills weights with N(0, std) (norm weights 1), deterministically from seed. The parameters
+ * must be owned (a borrowed arena is read-only); bf16 kinds get the rounded values. */
 void psw_model_init_random(psw_model *m, uint64_t seed, float std);
 void psw_model_free(psw_model *m);
-/* Deep copy of config and parameters (not grads/optimizer/activations) into dst. */
+/* Deep copy of config and parameters (not grads/optimizer/activations) into dst, which owns its
+ * copy also when src's parameters are borrowed. */
 psw_status psw_model_clone(const psw_model *src, psw_model *dst, psw_err *err);
 
-/* Chooses which parameter groups train (group_mask bit g = PSW_GROUP_g). Frozen kinds get
+/* Chooses which parameter groups train (group_mask bit g = PSW_GROUP_g); a group stored as
+ * bf16 cannot (PSW_ERR_INVALID_ARG). Frozen kinds get
  * no gradient work and no gradient or AdamW memory at all. Call it before
  * psw_model_reserve(training=true) so the arenas are allocated once for this set; called after,
  * with a different set, it reallocates the gradient and AdamW arenas (zeroed) for the new set.
@@ -120,13 +189,17 @@ typedef struct psw_batch {
 
 /* Sizes the activation arena for batches up to max_B x max_T with up to max_P requested
  * positions; training=true also keeps what backward needs and allocates gradients.
- * A later larger batch is PSW_ERR_INVALID_ARG. Errors: PSW_ERR_NOMEM. */
+ * A later larger batch is PSW_ERR_INVALID_ARG; so is training=true on borrowed (read-only)
+ * parameters. Errors: PSW_ERR_NOMEM. */
 psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool training,
                              psw_err *err);
 
 /* Forward pass. Writes logits (P, V) only for the flat positions pos[p] = b*T + t, which must
- * lie inside each row's length. Errors: PSW_ERR_INVALID_ARG (token or position out of range,
- * batch larger than reserved). */
+ * lie inside each row's length. Batch-invariant bit for bit: every linear layer runs once per
+ * sequence with the shapes a forward of that sequence alone uses, so a sequence's logits are
+ * identical to its solo forward (same positions in the same order), whatever its batch mates,
+ * padding or reservation (inference or training). Errors: PSW_ERR_INVALID_ARG (token or position
+ * out of range, batch larger than reserved). */
 psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                              float *logits, psw_err *err);
 
@@ -148,7 +221,8 @@ typedef struct psw_loss_spec {
  * without touching the gradients. */
 psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
                                       const psw_loss_spec *loss, double *loss_out, psw_err *err);
-/* Forward + loss only (no gradients), for validation. */
+/* Forward + loss only (no gradients), for validation. Like forward_backward it runs each
+ * linear layer as one GEMM over the whole batch (fast, but not batch-invariant bit for bit). */
 psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_spec *loss,
                           double *loss_out, psw_err *err);
 void psw_model_zero_grad(psw_model *m);

@@ -42,8 +42,26 @@ psw_status psw_checkpoint_inspect(const char *dir, psw_checkpoint_info *info, ps
  * PSW_ERR_INVALID_ARG / PSW_ERR_UNSUPPORTED (config.json), PSW_ERR_SHAPE (missing, unexpected,
  * wrong-shape or non-float tensor), PSW_ERR_NOMEM. */
 psw_status psw_model_load(psw_model *m, const char *dir, psw_err *err);
+/* As psw_model_load, but the weights go into the caller's arena of n_floats floats (64-byte
+ * aligned, e.g. a node-shared memory window), which m then borrows read-only (model.h): free m
+ * with psw_model_free, the arena stays the caller's. Errors: psw_model_load's, and
+ * PSW_ERR_SHAPE when n_floats is not what DIR's config takes (psw_params_layout total),
+ * PSW_ERR_INVALID_ARG when the arena is not 64-byte aligned. */
+psw_status psw_model_load_into(psw_model *m, const char *dir, float *arena, size_t n_floats,
+                               psw_err *err);
+
+/* As psw_model_load with the groups in bf16_groups (bit g = PSW_GROUP_g) stored as bf16 and
+ * frozen (model.h): a BF16 tensor is copied exactly, an F32 or F16 one rounded to nearest even.
+ * Errors: psw_model_load's. */
+psw_status psw_model_load_storage(psw_model *m, const char *dir, unsigned bf16_groups,
+                                  psw_err *err);
+/* psw_model_load_into for an arena of `bytes` laid out for bf16_groups (psw_params_bytes).
+ * Errors: psw_model_load_into's, PSW_ERR_SHAPE naming bytes. */
+psw_status psw_model_load_into_storage(psw_model *m, const char *dir, unsigned bf16_groups,
+                                       void *arena, size_t bytes, psw_err *err);
 
 /* Writes DIR/config.json and the weights (creating DIR). max_shard_bytes == 0: one file.
+ * bf16-stored kinds are written through a temporary fp32 copy of the model (exact).
  * A tied model writes no lm_head.weight. Errors: PSW_ERR_IO, PSW_ERR_NOMEM. */
 psw_status psw_model_save(const psw_model *m, const char *dir, psw_save_dtype dtype,
                           size_t max_shard_bytes, psw_err *err);

@@ -2,14 +2,22 @@
  * per configuration and for the whole grid, from the spec and the model's config.json alone (no
  * weights, no tokenizer, no MPI). Behind `prunesweep plan`.
  *
- * Memory is what the engine allocates today (src/run/run.c, src/model/forward.c), all fp32:
- *   worker rank = teacher (params + evaluation activations for eval_batch x T)
+ * Memory is what the engine allocates today (src/run/run.c, src/model/forward.c, storage.c):
+ * weights at 4 bytes, except with model.dtype_frozen "bf16", where the teacher's weights (all
+ * frozen) and the student's frozen groups are 2 bytes each, plus one layer of each bf16 kind (and
+ * the LM head's chunk) as fp32 conversion scratch (psw_model_memory_plan_storage):
+ *   worker rank = teacher (params + evaluation activations for eval_batch x T, + its scratch)
  *               + one student at the grid's largest retention (params; gradients and AdamW m, v
  *                 over the kinds training.trainable trains only (all, or gate/up/down for mlp);
  *                 training activations for max(micro_batch, eval_batch) x T)
  *               + tokenized data (estimate)
- *   node        = ranks_per_node x worker + the teacher cache once (memory-mapped, so the ranks
- *                 of a node share its pages; only when the grid has kl or mix).
+ *   node        = the teacher weights once (the workers of a node share one read-only copy,
+ *                 src/sweep/shared_weights.c; without sharing: once per rank)
+ *                 + ranks_per_node x (worker - teacher weights)
+ *                 + what rank 0's short-lived private copy of the teacher (start-up) needs beyond
+ *                   its own slot, when the slot is smaller than the weights
+ *                 + the teacher cache once (memory-mapped, so the ranks of a node share its
+ *                   pages; only when the grid has kl or mix).
  * T for memory is min(training.max_seq_len, max_position_embeddings): the longest prompt a run
  * accepts. A layout fits when the node total is at most PSW_PLAN_MEM_FRACTION of node memory.
  *
@@ -50,6 +58,7 @@ typedef struct psw_plan_layout {
     double node_mem;      /* bytes of memory per node */
     double train_gflops;  /* effective GFLOP/s of one rank; 0 = from the calibration */
     double fwd_gflops;    /* likewise for forward passes */
+    bool private_weights; /* run --no-shared-weights: every rank holds its own teacher copy */
 } psw_plan_layout;
 
 typedef struct psw_plan_memory { /* bytes */
@@ -58,7 +67,7 @@ typedef struct psw_plan_memory { /* bytes */
     double data;
     double per_rank;   /* sum of the above */
     double cache_file; /* teacher cache file (0 when no kl/mix in the grid) */
-    double per_node;   /* ranks_per_node * per_rank + cache_file */
+    double per_node;   /* see the top of this file */
 } psw_plan_memory;
 
 typedef struct psw_plan {

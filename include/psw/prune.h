@@ -52,6 +52,13 @@ void psw_prune_select(const double *scores, int H, int keep, int32_t *kept);
 psw_status psw_prune_mlp(const psw_model *src, double retention, psw_prune_score kind,
                          uint64_t seed, psw_model *dst, int32_t *kept_out,
                          psw_prune_report *report, psw_err *err);
+/* As psw_prune_mlp, with dst's groups in bf16_groups (bit g = PSW_GROUP_g) stored as bf16 and
+ * frozen, the rest fp32 (psw_prune_mlp keeps src's storage). Values are copied, never rounded
+ * twice: bf16 -> bf16 and bf16 -> fp32 are exact, fp32 -> bf16 rounds once (nearest even).
+ * Scores read src's values as fp32 whatever its storage. Errors: as psw_prune_mlp. */
+psw_status psw_prune_mlp_storage(const psw_model *src, double retention, psw_prune_score kind,
+                                 uint64_t seed, unsigned bf16_groups, psw_model *dst,
+                                 int32_t *kept_out, psw_prune_report *report, psw_err *err);
 
 /* Counts for a model config relative to a reference config (no pruning needed). */
 void psw_prune_report_fill(const psw_model_config *pruned, const psw_model_config *reference,

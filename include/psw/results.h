@@ -41,6 +41,8 @@ typedef struct psw_results_meta {
     const char *const *example_ids; /* (n_examples) test example ids, UTF-8 */
     const int32_t *gold;           /* (n_examples) gold choice index, -1 when unlabeled */
     int64_t expected_rows;         /* grid size incl. reference rows; informational */
+    bool simulated;                /* rows from `run --simulate` (synthetic): root attribute
+                                    * simulated = 1; must equal the file's on resume */
 } psw_results_meta;
 
 /* Opens `path` for writing: creates it when it does not exist, otherwise validates that it is a
@@ -48,7 +50,8 @@ typedef struct psw_results_meta {
  * killed writer is recovered like `h5clear -s`). A new file is built under a temporary name and
  * linked into place only when complete, so a failed creation leaves nothing at `path`.
  * On success *out is owned by the caller (psw_results_close).
- * Errors: PSW_ERR_INVALID_ARG (bad meta; the file was made from a different spec, model or data),
+ * Errors: PSW_ERR_INVALID_ARG (bad meta; the file was made from a different spec, model or data, or
+ * is simulated (see meta.simulated) when this run is not, or the other way round),
  * PSW_ERR_IO (directory missing or not writable, file locked by another writer, disk full: a
  * new file and its first row must fit in the free space and under RLIMIT_FSIZE),
  * PSW_ERR_FORMAT (not HDF5, not a prunesweep file, truncated or corrupted),
@@ -74,6 +77,18 @@ int64_t psw_results_row_count(const psw_results *r);
  * appends (the rows written before stay intact); close it and resume. */
 psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err *err);
 
+/* Most rows one psw_results_append_rows call takes. */
+#define PSW_RESULTS_APPEND_MAX 64
+
+/* Appends recs[0..k) (1 <= k <= PSW_RESULTS_APPEND_MAX) as psw_results_append does one, with
+ * one flush + fsync pair for the whole batch instead of one per row: when it returns PSW_OK
+ * every row is durable; when a kill interrupts it, none of its rows counts (they read as
+ * pending or are past len(/runs)), and every earlier row is intact. The free-space check covers
+ * all k rows ("appending K rows needs up to ..."). Errors as psw_results_append's; a failing
+ * record is refused before anything is written. */
+psw_status psw_results_append_rows(psw_results *r, const psw_run_record *recs, size_t k,
+                                   psw_err *err);
+
 /* Status of the latest row for config_id, or PSW_RUN_PENDING when it has no row. Cannot fail. */
 psw_run_status psw_results_lookup(const psw_results *r, uint64_t config_id);
 
@@ -94,6 +109,7 @@ typedef struct psw_results_snapshot {
     char *model_fingerprint; /* owned; NULL when absent */
     char *data_fingerprint;  /* owned; NULL when absent */
     int64_t expected_rows;   /* informational; 0 when absent */
+    bool simulated;          /* root attribute simulated = 1: synthetic rows (`run --simulate`) */
     int32_t n_examples, n_choices; /* axes 1 and 2 of /probs */
     psw_run_record *rows;    /* (n_rows) owned, in file (finish) order; pending rows dropped;
                               * probs and loss_curve are NULL, n_examples/n_choices as above */

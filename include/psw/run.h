@@ -42,7 +42,7 @@ typedef struct psw_task {
 typedef struct psw_run_context {
     const psw_spec *spec; /* borrowed */
     char *model_dir, *train_path, *test_path, *cache_path; /* owned, resolved */
-    psw_model teacher;
+    psw_model teacher;     /* read only: private, or borrowed from a node-shared arena */
     psw_tokenizer *tok;
     psw_mc_dataset train_ds, test_ds;
     psw_mc_set train, test;
@@ -64,6 +64,27 @@ char *psw_run_default_dir(void);
  * Errors: every load error, each naming its file. */
 psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, const char *cache_dir,
                                 int threads, psw_err *err);
+/* As psw_run_context_open, but the teacher's parameters are `weights` (laid out as
+ * psw_params_layout of the model's config.json, 64-byte aligned; n_weights 4-byte words: the
+ * floats of an fp32 teacher, or psw_params_bytes rounded up to whole words for a teacher held in
+ * bf16 (model.dtype_frozen "bf16": every group bf16, psw_run_teacher_bf16_groups)), already
+ * loaded by someone else, e.g. the sweep's node-shared window: borrowed read-only, they must
+ * outlive the context.
+ * Only config.json is read from the model directory. weights NULL: psw_run_context_open.
+ * Every task runs on such a context as on a private one (prune and clone copy out of it).
+ * Errors: psw_run_context_open's; PSW_ERR_SHAPE when n_weights does not fit the config. */
+psw_status psw_run_context_open_shared(psw_run_context *ctx, const psw_spec *spec,
+                                       const char *cache_dir, int threads, const float *weights,
+                                       size_t n_weights, psw_err *err);
+/* Groups the worker's teacher stores as bf16: all of them when spec's model.dtype_frozen is
+ * "bf16" (every teacher kind is frozen), else none. */
+unsigned psw_run_teacher_bf16_groups(const psw_spec *spec);
+/* Groups a student of spec stores as bf16: the frozen ones (not training.trainable) when
+ * model.dtype_frozen is "bf16", else none. */
+unsigned psw_run_student_bf16_groups(const psw_spec *spec);
+/* The teacher checkpoint directory of spec: model.path, or the embedded default (built when
+ * missing). *dir: caller frees. Errors: psw_default_ensure's; PSW_ERR_INVALID_ARG without a path. */
+psw_status psw_run_model_dir(const psw_spec *spec, char **dir, psw_err *err);
 void psw_run_context_close(psw_run_context *ctx);
 /* Fingerprints for results files: model weights and tokenized data (hex strings, static size). */
 void psw_run_fingerprints(const psw_run_context *ctx, char model_fp[17], char data_fp[17]);

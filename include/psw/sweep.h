@@ -4,10 +4,13 @@
  * broadcasts its text (so every rank parses the same bytes), opens the results file (the only
  * writer), and farms tasks dynamically, most expensive first, to ranks 1..N-1, which each open
  * one psw_run_context (model, tokenizer, tokenized data, teacher cache) and reuse it for every
- * task. Shared work is farmed too and done once: the teacher's evaluation, the teacher-logits
+ * task. The workers of a node share one read-only copy of the teacher's weights, loaded once
+ * into an MPI shared-memory window by the node's first worker (opt->no_shared_weights: one copy
+ * each; bench/README.md "Shared teacher weights" has the PSS figures). Shared work is farmed too and done once: the teacher's evaluation, the teacher-logits
  * cache (kl/mix configurations are not handed out before it is built) and the unrecovered
  * evaluation per retention. Each result row is appended (flushed, fsync'ed) before the worker
- * that produced it gets its next task. With one process (no mpirun, or -np 1) the same call
+ * that produced it gets its next task; results that arrive while others wait to be written are
+ * appended together, with one flush + fsync for the batch (group commit). With one process (no mpirun, or -np 1) the same call
  * runs every task itself, in the same order.
  *
  * Resume: configurations whose row in an existing results file is ok or diverged are skipped;
@@ -56,6 +59,20 @@ typedef struct psw_sweep_options {
      * message is out before any rank exits non-zero (mpirun kills the job at the first non-zero
      * exit, which could otherwise cut rank 0 off before it prints). NULL: the caller prints. */
     void (*report_failure)(psw_status st, const char *msg);
+    /* --no-shared-weights: every worker loads its own copy of the teacher. By default the
+     * workers of a node share one read-only copy in an MPI shared-memory window, loaded once by
+     * the node's first worker (falling back to private copies, with a warning, when the
+     * window cannot be had). */
+    bool no_shared_weights;
+    /* --simulate SCALE (> 0; 0 = a real sweep): measures the coordinator, not the models.
+     * Workers load no model: each task sleeps its cost-model time (psw_run_task_cost at the
+     * calibrated one-thread rate PSW_PLAN_CAL_TRAIN_1T) times SCALE and returns a row of
+     * deterministic synthetic metrics and probabilities (status ok, message "simulated",
+     * probabilities of the test set's real size). Rank 0 still opens the run context (the
+     * results file needs the test ids, gold and fingerprints). The file gets the root attribute
+     * simulated = 1, and a resume refuses to mix simulated and real rows either way. Needs
+     * mpirun with >= 2 ranks (PSW_ERR_INVALID_ARG otherwise). */
+    double simulate;
 } psw_sweep_options;
 
 /* What a rank learned about the sweep; filled also on failure (as far as it got). */

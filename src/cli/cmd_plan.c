@@ -21,7 +21,7 @@
 static const char *const plan_usage =
     "usage: prunesweep plan SPEC.json [--nodes N] [--ranks-per-node R] [--threads-per-rank T]\n"
     "                       [--node-mem GB] [--model-config CONFIG.json] [--n-train N] [--n-test N]\n"
-    "                       [--train-gflops G] [--fwd-gflops G]\n"
+    "                       [--train-gflops G] [--fwd-gflops G] [--no-shared-weights]\n"
     "       prunesweep plan --calibrate [--threads-per-rank T] [--reps N]\n"
     "  --nodes N             nodes of the job (default 1)\n"
     "  --ranks-per-node R    MPI ranks per node (default 1); rank 0 coordinates and runs no task\n"
@@ -32,6 +32,7 @@ static const char *const plan_usage =
     "  --n-train/--n-test N  example counts when the data files are not on this machine\n"
     "  --train-gflops/--fwd-gflops G  effective GFLOP/s per rank measured with --calibrate on\n"
     "                        the target nodes (default: this machine's calibration, plan.h)\n"
+    "  --no-shared-weights   plan for `run --no-shared-weights` (a teacher copy per rank)\n"
     "  --calibrate           measure this machine (small and medium model) and exit\n";
 
 static const double GiB = 1024.0 * 1024.0 * 1024.0;
@@ -88,11 +89,32 @@ static int calibrate(long threads, long reps) {
     return PSW_EXIT_OK;
 }
 
+/* The node total as a sum, for the summary line and the refusal (plan.h has the formula). */
+static void format_node_sum(char *buf, size_t n, long rpn, const psw_plan_memory *m,
+                            bool private_weights) {
+    if (private_weights) {
+        snprintf(buf, n, "%ld rank(s) x %.2f GiB + teacher cache %.2f GiB = %.2f GiB", rpn,
+                 m->per_rank / GiB, m->cache_file / GiB, m->per_node / GiB);
+        return;
+    }
+    double own = m->per_rank - m->teacher_params;
+    double startup = m->teacher_params > own ? m->teacher_params - own : 0.0;
+    char extra[96] = "";
+    if (startup > 0)
+        snprintf(extra, sizeof extra, " + rank 0's start-up copy beyond its slot %.2f GiB",
+                 startup / GiB);
+    snprintf(buf, n,
+             "teacher weights %.2f GiB once (shared by the workers) + %ld rank(s) x %.2f GiB%s + "
+             "teacher cache %.2f GiB = %.2f GiB",
+             m->teacher_params / GiB, rpn, own / GiB, extra, m->cache_file / GiB,
+             m->per_node / GiB);
+}
+
 int psw_cmd_plan(int argc, char **argv) {
     long nodes = 1, rpn = 1, threads = 0, n_train_opt = 0, n_test_opt = 0, reps = 5;
     double node_mem_gb = 0, train_g = 0, fwd_g = 0;
     const char *model_config = NULL;
-    bool do_calibrate = false, threads_seen = false;
+    bool do_calibrate = false, threads_seen = false, private_weights = false;
     psw_opt opts[] = {
         {"nodes", PSW_OPT_LONG, &nodes, NULL},
         {"ranks-per-node", PSW_OPT_LONG, &rpn, NULL},
@@ -104,6 +126,7 @@ int psw_cmd_plan(int argc, char **argv) {
         {"train-gflops", PSW_OPT_DOUBLE, &train_g, NULL},
         {"fwd-gflops", PSW_OPT_DOUBLE, &fwd_g, NULL},
         {"calibrate", PSW_OPT_FLAG, &do_calibrate, NULL},
+        {"no-shared-weights", PSW_OPT_FLAG, &private_weights, NULL},
         {"reps", PSW_OPT_LONG, &reps, NULL},
     };
     const char *pos[1];
@@ -198,7 +221,8 @@ int psw_cmd_plan(int argc, char **argv) {
         n_test = (size_t)spec.data.limit_test;
 
     psw_plan_layout lay = {.nodes = (int)nodes, .ranks_per_node = (int)rpn,
-                           .train_gflops = train_g, .fwd_gflops = fwd_g};
+                           .train_gflops = train_g, .fwd_gflops = fwd_g,
+                           .private_weights = private_weights};
     const char *threads_src = "--threads-per-rank";
     if (threads_seen) {
         lay.threads_per_rank = (int)threads;
@@ -245,8 +269,11 @@ int psw_cmd_plan(int argc, char **argv) {
            lay.node_mem / GiB, mem_src);
 
     const psw_plan_memory *m = &p.mem;
-    printf("\nmemory per worker rank (fp32 as the engine allocates; T = %d tokens, eval_batch %d, "
+    printf("\nmemory per worker rank (as the engine allocates: %s; T = %d tokens, eval_batch %d, "
            "micro_batch %d, student at retention %g):\n",
+           spec.model.dtype_frozen == PSW_SPEC_DTYPE_BF16
+               ? "frozen weights bf16 + fp32 conversion scratch, the rest fp32"
+               : "all fp32",
            p.T_mem, tr->eval_batch, tr->micro_batch, p.max_retention);
     struct {
         const char *what;
@@ -272,10 +299,11 @@ int psw_cmd_plan(int argc, char **argv) {
                m->cache_file / GiB);
     else
         printf("teacher cache: none (no kl or mix in the grid)\n");
-    printf("per node: %ld x %.2f GiB + cache %.2f GiB = %.2f GiB; usable %.0f%% of %.1f GiB = "
-           "%.2f GiB: %s; at most %d rank(s) per node fit\n",
-           rpn, m->per_rank / GiB, m->cache_file / GiB, m->per_node / GiB,
-           PSW_PLAN_MEM_FRACTION * 100, lay.node_mem / GiB, PSW_PLAN_MEM_FRACTION * lay.node_mem / GiB,
+    char node_sum[320];
+    format_node_sum(node_sum, sizeof node_sum, rpn, m, private_weights);
+    printf("per node: %s; usable %.0f%% of %.1f GiB = %.2f GiB: %s; at most %d rank(s) per node "
+           "fit\n",
+           node_sum, PSW_PLAN_MEM_FRACTION * 100, lay.node_mem / GiB, PSW_PLAN_MEM_FRACTION * lay.node_mem / GiB,
            p.fits ? "fits" : "DOES NOT FIT", p.max_ranks_per_node);
 
     printf("\ntime (FLOPs / effective GFLOP/s per rank: train %.1f, forward %.1f%s):\n",
@@ -317,14 +345,11 @@ int psw_cmd_plan(int argc, char **argv) {
     print_duration(p.t_wall);
     printf(" (ideal load balance; at least the longest chain, cache then the largest kl "
            "configuration)\n");
-    printf("not modelled: padding inside batches, the AdamW update, I/O, MPI; dtype_frozen is not "
-           "used by the engine yet (all weights fp32)\n");
+    printf("not modelled: padding inside batches, the AdamW update, I/O, MPI\n");
 
     if (!p.fits) {
-        psw_cli_error("plan: layout does not fit: %ld rank(s) x %.2f GiB + teacher cache %.2f GiB "
-                      "= %.2f GiB > %.2f GiB (%.0f%% of %.1f GiB per node); %s",
-                      rpn, m->per_rank / GiB, m->cache_file / GiB, m->per_node / GiB,
-                      PSW_PLAN_MEM_FRACTION * lay.node_mem / GiB, PSW_PLAN_MEM_FRACTION * 100,
+        psw_cli_error("plan: layout does not fit: %s > %.2f GiB (%.0f%% of %.1f GiB per node); %s",
+                      node_sum, PSW_PLAN_MEM_FRACTION * lay.node_mem / GiB, PSW_PLAN_MEM_FRACTION * 100,
                       lay.node_mem / GiB,
                       p.max_ranks_per_node > 0 ? "use fewer ranks per node"
                                                : "not even one rank fits: use nodes with more "

@@ -1,5 +1,6 @@
 /* cmd_prune.c: `prunesweep prune MODEL_DIR --retention R OUT_DIR`: writes the pruned model as a
- * HuggingFace checkpoint (intermediate_size updated, tokenizer files copied). */
+ * HuggingFace checkpoint (intermediate_size updated, tokenizer files copied; one file, or shards of
+ * at most --max-shard-bytes with model.safetensors.index.json). */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,18 +11,19 @@
 
 static const char *const prune_usage =
     "prunesweep prune MODEL_DIR --retention R OUT_DIR [--score l2|down|gate_up|random] "
-    "[--seed S] [--dtype f32|bf16]";
+    "[--seed S] [--dtype f32|bf16] [--max-shard-bytes N]";
 
 int psw_cmd_prune(int argc, char **argv) {
     double retention = 0.0;
     bool has_retention = false;
     const char *score_name = "l2", *dtype_name = "f32";
-    long seed = 0;
+    long seed = 0, max_shard = 0;
     psw_opt opts[] = {
         {"retention", PSW_OPT_DOUBLE, &retention, &has_retention},
         {"score", PSW_OPT_STRING, &score_name, NULL},
         {"seed", PSW_OPT_LONG, &seed, NULL},
         {"dtype", PSW_OPT_STRING, &dtype_name, NULL},
+        {"max-shard-bytes", PSW_OPT_LONG, &max_shard, NULL},
     };
     const char *pos[2];
     int n_pos;
@@ -42,13 +44,17 @@ int psw_cmd_prune(int argc, char **argv) {
         psw_cli_error("prune: --dtype must be f32 or bf16");
         return PSW_EXIT_USAGE;
     }
+    if (max_shard < 0) {
+        psw_cli_error("prune: --max-shard-bytes must be >= 0 (0: one file)");
+        return PSW_EXIT_USAGE;
+    }
     psw_err err = {0};
     psw_model src = {0}, dst = {0};
     psw_prune_report rep;
     int exit_code = PSW_EXIT_FAIL;
     if (psw_model_load(&src, pos[0], &err) != PSW_OK ||
         psw_prune_mlp(&src, retention, score, (uint64_t)seed, &dst, NULL, &rep, &err) != PSW_OK ||
-        psw_model_save(&dst, pos[1], dtype, 0, &err) != PSW_OK ||
+        psw_model_save(&dst, pos[1], dtype, (size_t)max_shard, &err) != PSW_OK ||
         psw_copy_tokenizer_files(pos[0], pos[1], NULL, &err) != PSW_OK) {
         psw_cli_error("%s", err.msg);
         goto done;

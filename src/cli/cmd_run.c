@@ -1,7 +1,8 @@
 /* cmd_run.c: `prunesweep run SPEC.json [--new] [--grace SECONDS] [--threads-per-rank T]
- * [--cache-dir DIR] [--only-cache]`: the sweep (see include/psw/sweep.h). Run it under mpirun
- * for N-1 workers, or alone to run every configuration in this process; --only-cache builds
- * just the teacher cache (slurm/prepare.sbatch). Exit 0 complete, 1 failure, 2 usage error or
+ * [--cache-dir DIR] [--only-cache] [--simulate SCALE]`: the sweep (see include/psw/sweep.h).
+ * Run it under mpirun for N-1 workers, or alone to run every configuration in this process;
+ * --only-cache builds just the teacher cache (slurm/prepare.sbatch); --simulate measures the
+ * coordinator with sleeping workers (bench/sweep/scale.sh). Exit 0 complete, 1 failure, 2 usage error or
  * invalid spec, 3 stopped by a signal (rerun the same command to resume). */
 #include <math.h>
 #include <stdio.h>
@@ -13,7 +14,8 @@
 static void usage(FILE *f) {
     fputs("usage: [mpirun -np N] prunesweep run SPEC.json [--new] [--grace SECONDS]\n"
           "                                   [--threads-per-rank T] [--cache-dir DIR]\n"
-          "                                   [--only-cache]\n"
+          "                                   [--only-cache] [--simulate SCALE]\n"
+          "                                   [--no-shared-weights]\n"
           "  --new                 move an existing results file aside (OUTPUT.bak-TIMESTAMP)\n"
           "                        and start a fresh one; without it a rerun resumes\n"
           "  --grace SECONDS       after SIGTERM/SIGINT/SIGUSR1, how long running\n"
@@ -30,6 +32,16 @@ static void usage(FILE *f) {
           "                        file is neither created nor read. Under mpirun rank 0\n"
           "                        builds it (default: with all its cores) and the other\n"
           "                        ranks just exit. Not with --new\n"
+          "  --simulate SCALE      advanced, for measuring the coordinator (needs mpirun,\n"
+          "                        >= 2 ranks): workers load no model; each configuration\n"
+          "                        sleeps its cost-model time x SCALE (> 0) and returns a\n"
+          "                        synthetic row (status ok, message \"simulated\", probabilities\n"
+          "                        of the test set's size). The results file is marked\n"
+          "                        simulated; a real run refuses to resume it, and the other\n"
+          "                        way round. Not with --only-cache\n"
+          "  --no-shared-weights   every worker loads its own copy of the teacher\n"
+          "                        (default: the workers of a node share one read-only\n"
+          "                        copy in MPI shared memory)\n"
           "Rank 0 coordinates and writes the results; ranks 1..N-1 run configurations.\n"
           "Exit status: 0 complete, 1 failure, 2 usage or spec error, 3 stopped (resumable).\n",
           f);
@@ -69,6 +81,8 @@ int psw_cmd_run(int argc, char **argv) {
             opt.fresh = true;
         } else if (strcmp(a, "--only-cache") == 0) {
             opt.only_cache = true;
+        } else if (strcmp(a, "--no-shared-weights") == 0) {
+            opt.no_shared_weights = true;
         } else if (is_opt(a, "--grace")) {
             const char *v = value_of(argc, argv, &i, "--grace");
             if (!v) return PSW_EXIT_USAGE;
@@ -87,6 +101,15 @@ int psw_cmd_run(int argc, char **argv) {
                 return PSW_EXIT_USAGE;
             }
             opt.threads_per_rank = (int)t;
+        } else if (is_opt(a, "--simulate")) {
+            const char *v = value_of(argc, argv, &i, "--simulate");
+            if (!v) return PSW_EXIT_USAGE;
+            double x;
+            if (!psw_parse_double(v, &x) || !isfinite(x) || x <= 0 || x > 1e6) {
+                psw_cli_error("run: --simulate: '%s' is not a scale factor in (0, 1e6]", v);
+                return PSW_EXIT_USAGE;
+            }
+            opt.simulate = x;
         } else if (is_opt(a, "--cache-dir")) {
             const char *v = value_of(argc, argv, &i, "--cache-dir");
             if (!v) return PSW_EXIT_USAGE;
@@ -114,6 +137,11 @@ int psw_cmd_run(int argc, char **argv) {
     if (opt.only_cache && opt.fresh) {
         psw_cli_error("run: --new and --only-cache: --only-cache writes no results file, so "
                       "there is nothing to move aside");
+        return PSW_EXIT_USAGE;
+    }
+
+    if (opt.only_cache && opt.simulate > 0) {
+        psw_cli_error("run: --simulate and --only-cache: a simulated sweep builds no cache");
         return PSW_EXIT_USAGE;
     }
 

@@ -191,6 +191,9 @@ int psw_cmd_status(int argc, char **argv) {
     printf("%s: spec \"%s\", prunesweep %s, %zu rows in the file\n", path,
            have_spec ? spec.name : "?", snap.program_version ? snap.program_version : "?",
            snap.n_rows);
+    if (snap.simulated)
+        printf("SIMULATED: every row was made by `run --simulate` (sleeping workers, synthetic "
+               "metrics); these are not results\n");
     printf("progress: %zu/%zu done (%zu ok, %zu diverged), %zu failed, %zu pending\n",
            n_ok + n_div, n_items, n_ok, n_div, n_failed, n_pending);
     printf("\n%-10s %-5s %9s %7s  %-17s  %-17s  %-17s  %-17s  %-17s\n", "retention", "loss",

@@ -35,6 +35,7 @@ psw_status psw_evaluate_scores(psw_model *m, const psw_mc_prompts *p, const int3
     if (eval_batch < 1)
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "evaluate: eval_batch %d must be >= 1",
                         eval_batch);
+    if ((size_t)eval_batch > n) eval_batch = n > 0 ? (int)n : 1; /* buffers for real batches only */
     psw_status st = PSW_OK;
     int32_t *order = psw_try_alloc(n * sizeof *order);
     int32_t *tokens = psw_try_alloc((size_t)eval_batch * (size_t)T * sizeof *tokens);
@@ -49,27 +50,40 @@ psw_status psw_evaluate_scores(psw_model *m, const psw_mc_prompts *p, const int3
     psw_mc_length_order(p, order);
     psw_progress progress;
     psw_progress_start(&progress, "eval", "examples", (long long)n);
-    /* One forward per example, at its exact length: OpenBLAS's sgemm result for a row can
-     * depend on how many rows share the call (edge tiles, its small-matrix kernel, the thread
-     * split; measured with OPENBLAS_CORETYPE=Haswell and on AVX-512), so batching examples would
-     * make a prediction depend on its batch mates. eval_batch sets the progress granularity. */
-    for (size_t k = 0; k < n; k++) {
-        size_t i = (size_t)order[k];
-        int len = (int)prompt_len(p, i);
-        memcpy(tokens, p->ids + p->offsets[i], (size_t)len * sizeof *tokens);
-        lengths[0] = len;
-        pos[0] = len - 1;
-        psw_batch batch = {.tokens = tokens, .lengths = lengths, .B = 1, .T = len};
-        st = psw_model_forward(m, &batch, pos, 1, logits, err);
-        if (st != PSW_OK) goto done;
-        st = psw_choice_scores_from_logits(logits, V, p->letters + i * PSW_MAX_CHOICES,
-                                           p->n_choices[i], gold ? gold[i] : -1, &scores[i], err);
-        if (st != PSW_OK) {
-            psw_err_prefix(err, "example %zu: ", i);
-            goto done;
+    /* Batches of eval_batch examples of similar length (the order is longest first), right-
+     * padded to the longest of the batch, logits only at each answer position. The result does
+     * not depend on the batching: psw_model_forward runs every linear layer per sequence with
+     * the shapes of a solo forward, and every other op is per row or per sequence. */
+    for (size_t k0 = 0; k0 < n; k0 += (size_t)eval_batch) {
+        int B = n - k0 < (size_t)eval_batch ? (int)(n - k0) : eval_batch;
+        int Tb = (int)prompt_len(p, (size_t)order[k0]);
+        for (int b = 1; b < B; b++) {
+            int len = (int)prompt_len(p, (size_t)order[k0 + (size_t)b]);
+            if (len > Tb) Tb = len;
         }
-        if ((k + 1) % (size_t)eval_batch == 0 || k + 1 == n)
-            psw_progress_update(&progress, (long long)(k + 1));
+        for (int b = 0; b < B; b++) {
+            size_t i = (size_t)order[k0 + (size_t)b];
+            int len = (int)prompt_len(p, i);
+            int32_t *row = tokens + (size_t)b * (size_t)Tb;
+            memcpy(row, p->ids + p->offsets[i], (size_t)len * sizeof *tokens);
+            memset(row + len, 0, (size_t)(Tb - len) * sizeof *tokens);
+            lengths[b] = len;
+            pos[b] = (int64_t)b * Tb + len - 1;
+        }
+        psw_batch batch = {.tokens = tokens, .lengths = lengths, .B = B, .T = Tb};
+        st = psw_model_forward(m, &batch, pos, B, logits, err);
+        if (st != PSW_OK) goto done;
+        for (int b = 0; b < B; b++) {
+            size_t i = (size_t)order[k0 + (size_t)b];
+            st = psw_choice_scores_from_logits(logits + (size_t)b * V, V,
+                                               p->letters + i * PSW_MAX_CHOICES, p->n_choices[i],
+                                               gold ? gold[i] : -1, &scores[i], err);
+            if (st != PSW_OK) {
+                psw_err_prefix(err, "example %zu: ", i);
+                goto done;
+            }
+        }
+        psw_progress_update(&progress, (long long)(k0 + (size_t)B));
     }
 done:
     free(order);

@@ -49,7 +49,7 @@ psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_s
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, false, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false);
     double l = loss_rows(m, loss, m->acts->logits, false);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
@@ -79,7 +79,6 @@ static void layer_backward(psw_model *m, int l, const psw_batch *batch, bool nee
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
     psw_layer_acts *la = &a->layer[l];
-    const psw_params *p = &m->params;
     int B = batch->B, T = batch->T, BT = B * T;
     int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
         NKV = cfg->num_kv_heads, HD = cfg->head_dim;
@@ -89,7 +88,7 @@ static void layer_backward(psw_model *m, int l, const psw_batch *batch, bool nee
     float *dres = a->dres, *dtmp = a->dtmp;
     bool tr[PSW_P_COUNT];
     for (int i = 0; i < PSW_P_COUNT; i++) tr[i] = m->trainable[i] && m->params.count[i];
-#define W(id) psw_layer_param(p, cfg, (id), l)
+#define W(id) psw_model_weight(m, (id), l) /* fp32 slice, or bf16 converted to scratch */
 #define G(id) gparam(m, (id), l)
     static const psw_param_id attn_ids[] = {PSW_P_Q, PSW_P_K, PSW_P_V, PSW_P_O,
                                             PSW_P_Q_NORM, PSW_P_K_NORM, PSW_P_ATTN_NORM};
@@ -194,7 +193,7 @@ done:;
 static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
-    int C = cfg->hidden_size, V = cfg->vocab_size, L = cfg->num_layers;
+    int C = cfg->hidden_size, L = cfg->num_layers;
     bool tied = cfg->tie_word_embeddings;
     static const psw_param_id layer_ids[] = {
         PSW_P_Q,    PSW_P_K,  PSW_P_V,    PSW_P_O,       PSW_P_Q_NORM, PSW_P_K_NORM,
@@ -208,13 +207,12 @@ static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *po
     /* logits (P, V) = lnf (P, C) @ head^T; a->logits now holds dlogits */
     bool need_dlnf = layers_needed || final_tr;
     if (need_dlnf) zero(a->dlnf, (size_t)P * C);
-    psw_matmul_backward(need_dlnf ? a->dlnf : NULL, dhead, a->logits, a->lnf, psw_head_weight(m),
-                        P, C, V);
+    psw_head_backward(m, need_dlnf ? a->dlnf : NULL, dhead, a->logits, a->lnf, P);
     if (!need_dlnf) return;
     if (layers_needed) zero(a->dxg, (size_t)P * C);
     psw_rmsnorm_backward(layers_needed ? a->dxg : NULL,
                          final_tr ? m->grads.ptr[PSW_P_FINAL_NORM] : NULL, a->dlnf, a->xg,
-                         m->params.ptr[PSW_P_FINAL_NORM], a->lnf_rstd, P, C);
+                         psw_model_weight(m, PSW_P_FINAL_NORM, 0), a->lnf_rstd, P, C);
     if (!layers_needed) return;
     size_t BTC = (size_t)batch->B * batch->T * C;
     zero(a->dres, BTC);
@@ -234,7 +232,7 @@ psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, true, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false);
     double l = loss_rows(m, loss, m->acts->logits, true);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);

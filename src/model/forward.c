@@ -146,6 +146,10 @@ psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool
     if (max_P > max_B * max_T)
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
                         "psw_model_reserve: P=%d exceeds B*T=%d positions", max_P, max_B * max_T);
+    if (training && m->params.borrowed)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                        "psw_model_reserve: training=true on borrowed read-only parameters "
+                        "(a shared teacher); train a pruned copy or a psw_model_clone instead");
     psw_acts_free(m->acts);
     m->acts = NULL;
 
@@ -262,11 +266,54 @@ static void add_inplace(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
-static void layer_forward(psw_model *m, int l, const psw_batch *batch) {
+/* out (BT, out_dim) = in (BT, in_dim) @ w^T. With per_seq (inference forwards), one call per
+ * sequence on its lengths[b] real rows, the very sgemm a forward of that sequence alone makes:
+ * OpenBLAS's result for a row depends on how many rows share the call (edge tiles, its
+ * small-matrix kernel, the thread split), so one BT-row call would make a sequence's
+ * activations depend on its batch mates and on the padded length. Padding rows are set to zero,
+ * which every later op keeps zero (and no real row reads them). Training keeps the one big call:
+ * it is faster and needs no batch invariance. */
+static void seq_matmul(float *out, const float *in, const float *w, const psw_batch *batch,
+                       bool per_seq, int in_dim, int out_dim) {
+    int B = batch->B, T = batch->T;
+    if (!per_seq) {
+        psw_matmul_forward(out, in, w, B * T, in_dim, out_dim);
+        return;
+    }
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        int len = batch->lengths[b];
+        psw_matmul_forward(out + row * out_dim, in + row * in_dim, w, len, in_dim, out_dim);
+        memset(out + (row + (size_t)len) * out_dim, 0, sizeof(float) * (size_t)(T - len) * out_dim);
+    }
+}
+
+/* Causal attention of the batch. With per_seq, one call per sequence as its solo forward makes
+ * it (B = 1, T = its length): the scores and probabilities then live in the first (NH, len, len)
+ * of the att buffer, which stays in cache from one sequence to the next, instead of streaming
+ * through (B, NH, T, T) (nothing reads att after an inference forward). Padding rows of out
+ * are set to zero. */
+static void seq_attention(float *out, float *att, const float *q, const float *k, const float *v,
+                          const psw_batch *batch, bool per_seq, int NH, int NKV, int HD) {
+    int B = batch->B, T = batch->T;
+    if (!per_seq) {
+        psw_attention_forward(out, att, q, k, v, batch->lengths, B, T, NH, NKV, HD);
+        return;
+    }
+    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        int len = batch->lengths[b];
+        psw_attention_forward(out + row * QD, att, q + row * QD, k + row * KD, v + row * KD,
+                              &batch->lengths[b], 1, len, NH, NKV, HD);
+        memset(out + (row + (size_t)len) * QD, 0, sizeof(float) * (size_t)(T - len) * QD);
+    }
+}
+
+static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_seq) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
     psw_layer_acts *la = &a->layer[l];
-    const psw_params *p = &m->params;
     int B = batch->B, T = batch->T, BT = B * T;
     int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
         NKV = cfg->num_kv_heads, HD = cfg->head_dim;
@@ -274,74 +321,77 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch) {
     float eps = cfg->rms_norm_eps;
     const float *x = a->resid[l];
     float *out = a->resid[l + 1];
-#define W(id) psw_layer_param(p, cfg, (id), l)
+#define W(id) psw_model_weight(m, (id), l) /* fp32 slice, or bf16 converted to scratch */
+#define MATMUL(o, i, id, in_dim, out_dim)                                                          \
+    seq_matmul((o), (i), W(id), batch, per_seq, (in_dim), (out_dim))
+    /* Everything else is per row (norms, RoPE at position r % T, SwiGLU, residual adds) or, in
+     * attention, per (sequence, head) on its real length only, so no op below mixes rows of
+     * different sequences or depends on T. */
     if (cfg->arch == PSW_ARCH_LLAMA) {
         psw_rmsnorm_forward(la->ln1, la->ln1_rstd, x, W(PSW_P_ATTN_NORM), BT, C, eps);
-        psw_matmul_forward(la->q, la->ln1, W(PSW_P_Q), BT, C, QD);
-        psw_matmul_forward(la->k, la->ln1, W(PSW_P_K), BT, C, KD);
-        psw_matmul_forward(la->v, la->ln1, W(PSW_P_V), BT, C, KD);
+        MATMUL(la->q, la->ln1, PSW_P_Q, C, QD);
+        MATMUL(la->k, la->ln1, PSW_P_K, C, KD);
+        MATMUL(la->v, la->ln1, PSW_P_V, C, KD);
     } else {
-        psw_matmul_forward(la->qraw, x, W(PSW_P_Q), BT, C, QD);
-        psw_matmul_forward(la->kraw, x, W(PSW_P_K), BT, C, KD);
-        psw_matmul_forward(la->v, x, W(PSW_P_V), BT, C, KD);
+        MATMUL(la->qraw, x, PSW_P_Q, C, QD);
+        MATMUL(la->kraw, x, PSW_P_K, C, KD);
+        MATMUL(la->v, x, PSW_P_V, C, KD);
         /* OLMo2: q_norm / k_norm over the full projected width, before heads and RoPE. */
         psw_rmsnorm_forward(la->q, la->q_rstd, la->qraw, W(PSW_P_Q_NORM), BT, QD, eps);
         psw_rmsnorm_forward(la->k, la->k_rstd, la->kraw, W(PSW_P_K_NORM), BT, KD, eps);
     }
     psw_rope_forward(la->q, a->rope_cos, a->rope_sin, B, T, NH, HD);
     psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
-    psw_attention_forward(la->atty, la->att, la->q, la->k, la->v, batch->lengths, B, T, NH, NKV,
-                          HD);
+    seq_attention(la->atty, la->att, la->q, la->k, la->v, batch, per_seq, NH, NKV, HD);
     size_t BTC = (size_t)BT * C;
     if (cfg->arch == PSW_ARCH_LLAMA) {
-        psw_matmul_forward(la->mid, la->atty, W(PSW_P_O), BT, QD, C);
+        MATMUL(la->mid, la->atty, PSW_P_O, QD, C);
         add_inplace(la->mid, x, BTC);
         psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), BT, C, eps);
-        psw_matmul_forward(la->gate, la->ln2, W(PSW_P_GATE), BT, C, H);
-        psw_matmul_forward(la->up, la->ln2, W(PSW_P_UP), BT, C, H);
+        MATMUL(la->gate, la->ln2, PSW_P_GATE, C, H);
+        MATMUL(la->up, la->ln2, PSW_P_UP, C, H);
         psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
-        psw_matmul_forward(out, la->act, W(PSW_P_DOWN), BT, H, C);
+        MATMUL(out, la->act, PSW_P_DOWN, H, C);
         add_inplace(out, la->mid, BTC);
     } else {
-        psw_matmul_forward(la->attn_o, la->atty, W(PSW_P_O), BT, QD, C);
+        MATMUL(la->attn_o, la->atty, PSW_P_O, QD, C);
         psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), BT, C, eps);
         add_inplace(la->mid, x, BTC);
-        psw_matmul_forward(la->gate, la->mid, W(PSW_P_GATE), BT, C, H);
-        psw_matmul_forward(la->up, la->mid, W(PSW_P_UP), BT, C, H);
+        MATMUL(la->gate, la->mid, PSW_P_GATE, C, H);
+        MATMUL(la->up, la->mid, PSW_P_UP, C, H);
         psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
-        psw_matmul_forward(la->mlp_o, la->act, W(PSW_P_DOWN), BT, H, C);
+        MATMUL(la->mlp_o, la->act, PSW_P_DOWN, H, C);
         psw_rmsnorm_forward(out, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), BT, C, eps);
         add_inplace(out, la->mid, BTC);
     }
+#undef MATMUL
 #undef W
 }
 
-const float *psw_head_weight(const psw_model *m) {
-    return m->cfg.tie_word_embeddings ? m->params.ptr[PSW_P_EMBED] : m->params.ptr[PSW_P_LM_HEAD];
-}
-
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits) {
+                     float *logits, bool per_seq) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
-    int C = cfg->hidden_size;
-    psw_embedding_forward(a->resid[0], batch->tokens, batch->lengths, m->params.ptr[PSW_P_EMBED],
-                          batch->B, batch->T, C);
-    for (int l = 0; l < cfg->num_layers; l++) layer_forward(m, l, batch);
+    int C = cfg->hidden_size, T = batch->T;
+    psw_embed_lookup(m, a->resid[0], batch);
+    for (int l = 0; l < cfg->num_layers; l++) layer_forward(m, l, batch, per_seq);
     /* The final norm is per row, so gathering first is exact, and the LM head (the largest
      * matmul for big vocabularies) runs on P rows only. */
     const float *xf = a->resid[cfg->num_layers];
     for (int p = 0; p < P; p++)
         memcpy(a->xg + (size_t)p * C, xf + (size_t)pos[p] * C, sizeof(float) * C);
-    psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, m->params.ptr[PSW_P_FINAL_NORM], P, C,
-                        cfg->rms_norm_eps);
-    psw_matmul_forward(logits, a->lnf, psw_head_weight(m), P, C, cfg->vocab_size);
+    psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, psw_model_weight(m, PSW_P_FINAL_NORM, 0), P,
+                        C, cfg->rms_norm_eps);
+    /* With per_seq, per sequence again: each run of consecutive positions in one sequence is one
+     * call, as a forward of that sequence alone with those positions makes (one row per sequence
+     * when evaluating: M = 1, like the solo forward's P = 1). */
+    psw_head_forward(m, logits, a->lnf, pos, P, T, per_seq);
 }
 
 psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                              float *logits, psw_err *err) {
     psw_status st = psw_check_batch(m, batch, pos, P, false, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, pos, P, logits);
+    psw_forward_run(m, batch, pos, P, logits, true);
     return PSW_OK;
 }

@@ -58,15 +58,38 @@ struct psw_acts {
 /* The activation arena (defined in forward.c). NULL-safe free. */
 void psw_acts_free(struct psw_acts *acts);
 
+/* bf16 <-> fp32 over n values: widening is exact; narrowing rounds to nearest even (as
+ * psw_f32_to_bf16). */
+void psw_bf16_to_f32_n(float *out, const uint16_t *in, size_t n);
+void psw_f32_to_bf16_n(uint16_t *out, const float *in, size_t n);
+/* Floats of kind id's scratch slot when it is bf16 (head: the kind holding the LM head). */
+size_t psw_scratch_slot_floats(const psw_model_config *cfg, psw_param_id id, psw_param_id head);
+/* Token embedding lookup (psw_embedding_forward) from fp32 or bf16 embeddings: a bf16 table
+ * converts just the rows the batch reads. out (B*T, C). */
+void psw_embed_lookup(const psw_model *m, float *out, const psw_batch *batch);
+/* logits (P, V) = x (P, C) @ head^T. fp32: the sgemm calls psw_forward_run always made (one
+ * call, or with per_seq one per run of consecutive positions of one sequence). bf16: the head is
+ * converted in chunks of rows into its slot and each call is split at the chunk boundaries
+ * (the same calls per run, cut along V), so every chunk is converted once per forward. */
+void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t *pos, int P,
+                      int T, bool per_seq);
+/* Backward of psw_head_forward (not per_seq): dx (P, C) += dlogits (P, V) @ head when dx is
+ * non-NULL, dhead (V, C) += dlogits^T @ x when dhead is non-NULL (fp32 heads only: a bf16 head is
+ * frozen). A bf16 head is converted in chunks of columns, so each dx element is still one sum over
+ * all of V in one sgemm. */
+void psw_head_backward(psw_model *m, float *dx, float *dhead, const float *dlogits,
+                       const float *x, int P);
+
 /* Layer l's slice of a per-layer parameter kind (NULL for an empty kind). */
 float *psw_layer_param(const psw_params *p, const psw_model_config *cfg, psw_param_id id, int l);
-/* The LM head matrix (V, C): lm_head, or the embeddings when tied. */
-const float *psw_head_weight(const psw_model *m);
 /* Validates a batch and positions against the reservation and the vocabulary. */
 psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                            bool training, psw_err *err);
-/* The forward pass proper (no checks): fills the activations and logits (P, V). */
+/* The forward pass proper (no checks): fills the activations and logits (P, V). per_seq
+ * (psw_model_forward) runs every linear layer once per sequence with the shapes a forward of
+ * that sequence alone would use, so a row's result does not depend on its batch mates or the
+ * padding, bit for bit; false (the training losses) runs each as one BT-row GEMM. */
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits);
+                     float *logits, bool per_seq);
 
 #endif

@@ -135,13 +135,57 @@ psw_status psw_checkpoint_inspect(const char *dir, psw_checkpoint_info *info, ps
     return PSW_OK;
 }
 
-psw_status psw_model_load(psw_model *m, const char *dir, psw_err *err) {
+/* Reads tensor t into bf16 storage: a BF16 tensor exactly, F32 and F16 rounded to nearest even
+ * (F16 widens to fp32 exactly first, so there is one rounding). */
+static psw_status read_bf16(const psw_safetensors *st, const psw_st_tensor *t, uint16_t *out,
+                            psw_err *err) {
+    const unsigned char *p = t->data;
+    switch (t->dtype) {
+    case PSW_DTYPE_BF16:
+        for (size_t i = 0; i < t->numel; i++) out[i] = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
+        return PSW_OK;
+    case PSW_DTYPE_F16:
+        for (size_t i = 0; i < t->numel; i++)
+            out[i] = psw_f32_to_bf16(psw_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8))));
+        return PSW_OK;
+    case PSW_DTYPE_F32:
+        for (size_t i = 0; i < t->numel; i++) {
+            float f;
+            memcpy(&f, p + 4 * i, sizeof f);
+            out[i] = psw_f32_to_bf16(f);
+        }
+        return PSW_OK;
+    case PSW_DTYPE_OTHER: break;
+    }
+    return PSW_FAIL(err, PSW_ERR_UNSUPPORTED,
+                    "%s: tensor %s: dtype %s cannot be read as floats (F32, BF16 or F16 only)",
+                    psw_st_file_of(st, t), t->name, t->dtype_str);
+}
+
+/* Loads DIR into m with the groups in bf16_groups stored as bf16: into a new owned arena (arena
+ * NULL) or into the caller's arena of `bytes`, which m then borrows. */
+static psw_status load(psw_model *m, const char *dir, unsigned bf16_groups, void *arena,
+                       size_t bytes, psw_err *err) {
     memset(m, 0, sizeof *m);
     psw_model_config cfg;
     psw_safetensors st;
     psw_status s = open_checked(dir, &cfg, &st, err);
     if (s != PSW_OK) return s;
-    if ((s = psw_model_init(m, &cfg, err)) != PSW_OK) goto fail;
+    if (arena) {
+        /* Zeroed first, as psw_model_init does, so every byte of the arena is defined. */
+        size_t want = psw_params_bytes(&cfg, bf16_groups);
+        if (bytes == want) memset(arena, 0, bytes);
+        s = psw_model_init_borrowed_storage(m, &cfg, bf16_groups, arena, bytes, err);
+        if (s == PSW_ERR_SHAPE && bf16_groups == 0) /* an fp32 arena is counted in floats */
+            s = PSW_FAIL(err, PSW_ERR_SHAPE, "%s: the arena holds %zu floats but the model takes %zu",
+                         dir, bytes / sizeof(float), want / sizeof(float));
+        else if (s == PSW_ERR_SHAPE)
+            s = PSW_FAIL(err, PSW_ERR_SHAPE, "%s: the arena holds %zu bytes but the model takes %zu",
+                         dir, bytes, want);
+    } else {
+        s = psw_model_init_storage(m, &cfg, bf16_groups, err);
+    }
+    if (s != PSW_OK) goto fail;
     char name[160];
     for (int id = 0; id < PSW_P_COUNT; id++) {
         if (m->params.count[id] == 0) continue;
@@ -151,7 +195,10 @@ psw_status psw_model_load(psw_model *m, const char *dir, psw_err *err) {
             psw_param_hf_name(cfg.arch, (psw_param_id)id, l, name, sizeof name);
             const psw_st_tensor *t = psw_st_find(&st, name);
             PSW_ASSERT(t && t->numel == per); /* check_tensors established this */
-            s = psw_st_read_f32(&st, t, m->params.ptr[id] + (size_t)l * per, err);
+            if (m->params.ptr[id])
+                s = psw_st_read_f32(&st, t, m->params.ptr[id] + (size_t)l * per, err);
+            else
+                s = read_bf16(&st, t, m->params.bf16[id] + (size_t)l * per, err);
             if (s != PSW_OK) goto fail;
         }
     }
@@ -163,8 +210,39 @@ fail:
     return s;
 }
 
+psw_status psw_model_load(psw_model *m, const char *dir, psw_err *err) {
+    return load(m, dir, 0u, NULL, 0, err);
+}
+
+psw_status psw_model_load_storage(psw_model *m, const char *dir, unsigned bf16_groups,
+                                  psw_err *err) {
+    return load(m, dir, bf16_groups, NULL, 0, err);
+}
+
+psw_status psw_model_load_into(psw_model *m, const char *dir, float *arena, size_t n_floats,
+                               psw_err *err) {
+    PSW_ASSERT(arena);
+    size_t bytes = n_floats <= SIZE_MAX / sizeof(float) ? n_floats * sizeof(float) : SIZE_MAX;
+    return load(m, dir, 0u, arena, bytes, err);
+}
+
+psw_status psw_model_load_into_storage(psw_model *m, const char *dir, unsigned bf16_groups,
+                                       void *arena, size_t bytes, psw_err *err) {
+    PSW_ASSERT(arena);
+    return load(m, dir, bf16_groups, arena, bytes, err);
+}
+
 psw_status psw_model_save(const psw_model *m, const char *dir, psw_save_dtype dtype,
                           size_t max_shard_bytes, psw_err *err) {
+    if (m->params.bf16_groups) {
+        /* The writer takes fp32 tensors: save an fp32 copy (exact; bf16 values written as BF16
+         * round-trip unchanged). */
+        psw_model wide;
+        psw_status s = psw_model_convert_storage(m, 0u, &wide, err);
+        if (s == PSW_OK) s = psw_model_save(&wide, dir, dtype, max_shard_bytes, err);
+        psw_model_free(&wide);
+        return s;
+    }
     const psw_model_config *cfg = &m->cfg;
     psw_status s = psw_mkdir_p(dir, err);
     if (s != PSW_OK) return s;

@@ -88,8 +88,12 @@ void psw_params_layout(const psw_model_config *cfg, psw_params *layout) {
         if (rows == 0) n = 0;
         layout->count[i] = n;
         layout->ptr[i] = NULL;
+        layout->bf16[i] = NULL;
         total += n;
     }
     layout->base = NULL;
     layout->total = total;
+    layout->bytes = total * sizeof(float);
+    layout->bf16_groups = 0;
+    layout->borrowed = false;
 }

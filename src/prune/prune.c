@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "psw/rng.h"
+#include "psw/safetensors.h"
 
 static const char *const score_names[] = {"l2", "down", "gate_up", "random"};
 
@@ -33,26 +34,37 @@ int psw_prune_keep_count(int H, double retention) {
     return (int)keep;
 }
 
-static double row_sq(const float *row, size_t n) {
+/* Element i of kind id as fp32, whatever the storage. */
+static double wv(const psw_params *p, psw_param_id id, size_t i) {
+    return p->ptr[id] ? (double)p->ptr[id][i] : (double)psw_bf16_to_f32(p->bf16[id][i]);
+}
+
+static double row_sq(const psw_params *p, psw_param_id id, size_t at, size_t n) {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)row[i] * (double)row[i];
+    for (size_t i = 0; i < n; i++) {
+        double v = wv(p, id, at + i);
+        s += v * v;
+    }
     return s;
 }
 
 void psw_prune_scores(const psw_model *m, psw_prune_score kind, uint64_t seed, double *scores) {
     size_t C = (size_t)m->cfg.hidden_size, H = (size_t)m->cfg.intermediate_size;
     size_t L = (size_t)m->cfg.num_layers;
+    const psw_params *p = &m->params;
     psw_rng rng;
     psw_rng_seed(&rng, seed);
     for (size_t l = 0; l < L; l++) {
-        const float *gate = m->params.ptr[PSW_P_GATE] + l * H * C; /* (H, C) */
-        const float *up = m->params.ptr[PSW_P_UP] + l * H * C;     /* (H, C) */
-        const float *down = m->params.ptr[PSW_P_DOWN] + l * C * H; /* (C, H) */
+        size_t gate = l * H * C, up = l * H * C; /* (H, C) */
+        size_t down = l * C * H;                 /* (C, H) */
         double *s = scores + l * H;
         for (size_t j = 0; j < H; j++) {
-            double gate_up = row_sq(gate + j * C, C) + row_sq(up + j * C, C);
+            double gate_up = row_sq(p, PSW_P_GATE, gate + j * C, C) + row_sq(p, PSW_P_UP, up + j * C, C);
             double down_sq = 0.0;
-            for (size_t c = 0; c < C; c++) down_sq += (double)down[c * H + j] * down[c * H + j];
+            for (size_t c = 0; c < C; c++) {
+                double v = wv(p, PSW_P_DOWN, down + c * H + j);
+                down_sq += v * v;
+            }
             switch (kind) {
             case PSW_PRUNE_L2: s[j] = sqrt(gate_up + down_sq); break;
             case PSW_PRUNE_DOWN: s[j] = sqrt(down_sq); break;
@@ -117,9 +129,30 @@ void psw_prune_report_fill(const psw_model_config *pruned, const psw_model_confi
     rep->retention_total = (double)rep->params_total / (double)rep->ref_params_total;
 }
 
+/* Copies n values of kind id from src element `from` to dst element `to`, converting between
+ * the storages (bf16 -> fp32 exact, fp32 -> bf16 rounded once). */
+static void copy_vals(psw_params *dst, const psw_params *src, psw_param_id id, size_t to,
+                      size_t from, size_t n) {
+    if (dst->ptr[id] && src->ptr[id])
+        memcpy(dst->ptr[id] + to, src->ptr[id] + from, n * sizeof(float));
+    else if (dst->bf16[id] && src->bf16[id])
+        memcpy(dst->bf16[id] + to, src->bf16[id] + from, n * sizeof(uint16_t));
+    else if (dst->ptr[id])
+        for (size_t i = 0; i < n; i++) dst->ptr[id][to + i] = psw_bf16_to_f32(src->bf16[id][from + i]);
+    else
+        for (size_t i = 0; i < n; i++) dst->bf16[id][to + i] = psw_f32_to_bf16(src->ptr[id][from + i]);
+}
+
 psw_status psw_prune_mlp(const psw_model *src, double retention, psw_prune_score kind,
                          uint64_t seed, psw_model *dst, int32_t *kept_out,
                          psw_prune_report *report, psw_err *err) {
+    return psw_prune_mlp_storage(src, retention, kind, seed, src->params.bf16_groups, dst,
+                                 kept_out, report, err);
+}
+
+psw_status psw_prune_mlp_storage(const psw_model *src, double retention, psw_prune_score kind,
+                                 uint64_t seed, unsigned bf16_groups, psw_model *dst,
+                                 int32_t *kept_out, psw_prune_report *report, psw_err *err) {
     memset(dst, 0, sizeof *dst);
     if (!(retention > 0.0 && retention <= 1.0))
         return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "retention %g is outside (0, 1]", retention);
@@ -142,26 +175,31 @@ psw_status psw_prune_mlp(const psw_model *src, double retention, psw_prune_score
 
     psw_model_config pruned_cfg = *cfg;
     pruned_cfg.intermediate_size = keep;
-    st = psw_model_init(dst, &pruned_cfg, err);
+    st = psw_model_init_storage(dst, &pruned_cfg, bf16_groups, err);
     if (st != PSW_OK) goto fail;
+    const psw_params *sp = &src->params;
+    psw_params *dp = &dst->params;
     for (int i = 0; i < PSW_P_COUNT; i++) {
-        if (i == PSW_P_GATE || i == PSW_P_UP || i == PSW_P_DOWN || !src->params.count[i]) continue;
-        memcpy(dst->params.ptr[i], src->params.ptr[i], src->params.count[i] * sizeof(float));
+        if (i == PSW_P_GATE || i == PSW_P_UP || i == PSW_P_DOWN || !sp->count[i]) continue;
+        copy_vals(dp, sp, (psw_param_id)i, 0, 0, sp->count[i]);
     }
     for (size_t l = 0; l < L; l++) {
         const int32_t *k = kept + l * (size_t)keep;
-        for (int p = PSW_P_GATE; p <= PSW_P_UP; p++) { /* (H, C) -> (keep, C) */
-            const float *from = src->params.ptr[p] + l * (size_t)H * C;
-            float *to = dst->params.ptr[p] + l * (size_t)keep * C;
+        for (int p = PSW_P_GATE; p <= PSW_P_UP; p++) /* (H, C) -> (keep, C) */
             for (int i = 0; i < keep; i++)
-                memcpy(to + (size_t)i * C, from + (size_t)k[i] * C, C * sizeof(float));
-        }
-        const float *down = src->params.ptr[PSW_P_DOWN] + l * C * (size_t)H; /* (C, H) */
-        float *down_to = dst->params.ptr[PSW_P_DOWN] + l * C * (size_t)keep; /* (C, keep) */
+                copy_vals(dp, sp, (psw_param_id)p, (l * (size_t)keep + (size_t)i) * C,
+                          (l * (size_t)H + (size_t)k[i]) * C, C);
+        /* down (C, H) -> (C, keep) */
         for (size_t c = 0; c < C; c++)
-            for (int i = 0; i < keep; i++) down_to[c * (size_t)keep + i] = down[c * (size_t)H + k[i]];
+            for (int i = 0; i < keep; i++)
+                copy_vals(dp, sp, PSW_P_DOWN, l * C * (size_t)keep + c * (size_t)keep + (size_t)i,
+                          l * C * (size_t)H + c * (size_t)H + (size_t)k[i], 1);
     }
-    memcpy(dst->trainable, src->trainable, sizeof dst->trainable);
+    /* src's trainable flags, except that dst's bf16 kinds stay frozen (init_storage) and a kind
+     * frozen in src only because src stores it as bf16 may train in dst. */
+    for (int i = 0; i < PSW_P_COUNT; i++)
+        dst->trainable[i] = dst->trainable[i] && (src->trainable[i] || sp->bf16[i] ||
+                                                  ((sp->bf16_groups >> psw_param_group_of((psw_param_id)i)) & 1u));
     if (kept_out) memcpy(kept_out, kept, L * (size_t)keep * sizeof *kept);
     if (report) psw_prune_report_fill(&dst->cfg, cfg, report);
     free(scores);

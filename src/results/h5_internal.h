@@ -16,6 +16,11 @@ psw_status psw_h5_fail(psw_err *err, psw_status fallback, const char *path, cons
 /* Releases an id if it is valid and sets it to H5I_INVALID_HID. */
 void psw_h5_close_id(hid_t *id);
 
+/* Reads the root attribute "simulated" (an integer; absent = 0) of an open results file:
+ * *out is true when it is non-zero. Errors: PSW_ERR_FORMAT (not a scalar integer),
+ * PSW_ERR_HDF5. */
+psw_status psw_h5_read_simulated(const char *path, hid_t fid, bool *out, psw_err *err);
+
 /* For functions with locals `st`, `err`, `path` and a `fail:` label. */
 #define H5TRY(expr, what)                                                                          \
     do {                                                                                           \

@@ -1,12 +1,13 @@
 /* results.c: the HDF5 results file (serial HDF5 1.10, one writer, SWMR for live readers).
  * Layout and reader notes: docs/results.md. Only src/results includes <hdf5.h>.
  *
- * Crash model. /runs is the commit record: an append makes the row's probabilities and curve
- * durable (flush + fsync) before it writes the /runs row and flushes again. A reader (and
- * resume) trusts len(/runs); trailing /probs or /curves rows past it are leftovers of an
- * interrupted append. A /runs row
+ * Crash model. /runs is the commit record: an append (of one row or a batch of up to
+ * PSW_RESULTS_APPEND_MAX) makes the rows' probabilities and curves durable (flush + fsync)
+ * before it writes the /runs rows and flushes again. A reader (and resume) trusts len(/runs);
+ * trailing /probs or /curves rows past it are leftovers of an interrupted append. A /runs row
  * whose status is "pending" (the all-zero fill value) is an append that died between the extent
- * change and the row write: it is ignored, never rewritten.
+ * change and the row write: it is ignored, never rewritten. Batching does not weaken this: the
+ * two flushes are per call, and a call returns only when all its rows are durable.
  *
  * Liveness. HDF5 1.10 releases its own flock() once SWMR writing starts (so readers can open the
  * file), and a killed writer leaves the superblock's status flags set. The status flags therefore
@@ -453,6 +454,11 @@ static psw_status create_layout(const char *path, psw_results *r, const psw_resu
     if (!st)
         st = write_num_attr(path, fid, "expected_rows", H5T_STD_I64LE, H5T_NATIVE_INT64,
                             &m->expected_rows, err);
+    /* Only files of `run --simulate` carry it, so real files keep their layout. */
+    int32_t simulated = 1;
+    if (!st && m->simulated)
+        st = write_num_attr(path, fid, "simulated", H5T_STD_I32LE, H5T_NATIVE_INT32, &simulated,
+                            err);
     if (st) goto fail;
 
     /* /test: written once, before SWMR starts (no object can be created after that). */
@@ -575,6 +581,18 @@ static psw_status validate_file(const char *path, hid_t fid, const psw_results_m
                       path, data_fp, m->data_fingerprint);
         goto fail;
     }
+    bool simulated = false;
+    st = psw_h5_read_simulated(path, fid, &simulated, err);
+    if (st) goto fail;
+    if (simulated != m->simulated) {
+        st = PSW_FAIL(err, PSW_ERR_INVALID_ARG,
+                      simulated ? "%s: holds simulated rows (made by 'run --simulate'); a real "
+                                  "run does not resume it: use --new or another output path"
+                                : "%s: holds real results; 'run --simulate' does not add "
+                                  "synthetic rows to it: use another output path",
+                      path);
+        goto fail;
+    }
     if (version && strcmp(version, m->program_version) != 0)
         PSW_LOG_WARN("%s: written by prunesweep %s, resuming with %s", path, version,
                      m->program_version);
@@ -690,8 +708,9 @@ fail:
 }
 
 /* For a file shorter than its recorded size (an append whose flush failed). Bytes past the end
- * read as zeros. A torn append loses only its own row, the last one of /runs, which then reads
- * as pending; every earlier row must be intact: not pending, and its /runs, /probs and /curves
+ * read as zeros. A torn append loses only its own rows, the last ones of /runs, which then read
+ * as pending (the last row always may; earlier trailing ones when their /probs and /curves
+ * chunks are present, as a torn batch leaves them); every earlier row must be intact: not pending, and its /runs, /probs and /curves
  * chunks wholly present. Anything else means committed data is gone (the file was truncated by
  * something else), and we refuse rather than resume over the damage. */
 static psw_status check_torn_tail(const char *path, hid_t fid, uint64_t size, uint64_t eoa,
@@ -706,6 +725,18 @@ static psw_status check_torn_tail(const char *path, hid_t fid, uint64_t size, ui
     st = read_id_status(path, d[0], &rows, &n, err);
     if (st) goto fail;
     committed = n > 0 && rows[n - 1].status == PSW_RUN_PENDING ? n - 1 : n;
+    /* A torn batch leaves more pending rows at the end. Its /runs rows are written only after
+     * its /probs and /curves rows were made durable, so those chunks are present for each of
+     * them; a pending row whose chunks are missing is damage, not a torn append. */
+    while (committed > 0 && rows[committed - 1].status == PSW_RUN_PENDING) {
+        bool ok = true;
+        for (int k = 1; k < 3 && ok; k++) {
+            st = chunk_present(path, d[k], names[k], committed - 1, chunk_rows[k], size, &ok, err);
+            if (st) goto fail;
+        }
+        if (!ok) break;
+        committed--;
+    }
     for (hsize_t i = 0; i < committed; i++) {
         bool ok = rows[i].status != PSW_RUN_PENDING;
         for (int k = 0; k < 3 && ok; k++) {
@@ -742,13 +773,20 @@ static void results_free(psw_results *r) {
     free(r);
 }
 
-/* Upper bound on the bytes one append allocates in the file: new chunks for every dataset plus
- * headroom for metadata (chunk index blocks, object header updates). */
-static uint64_t append_bound(const psw_results *r) {
+/* Chunks of `chunk_rows` rows that rows [first, first + k) touch (k >= 1). */
+static uint64_t chunks_touched(uint64_t first, uint64_t k, uint64_t chunk_rows) {
+    return (first + k - 1) / chunk_rows - first / chunk_rows + 1;
+}
+
+/* Upper bound on the bytes appending k >= 1 rows after row `first` allocates in the file: new
+ * chunks for every dataset plus headroom for metadata (chunk index blocks, object header
+ * updates). */
+static uint64_t append_bound(const psw_results *r, uint64_t first, uint64_t k) {
     uint64_t b = APPEND_METADATA_MARGIN;
-    b += (uint64_t)r->n_examples * (uint64_t)r->n_choices * sizeof(float);
-    b += (uint64_t)CURVE_CHUNK_ROWS * PSW_CURVE_POINTS * sizeof(float);
-    b += (uint64_t)RUNS_CHUNK_ROWS * sizeof(h5_row);
+    b += k * (uint64_t)r->n_examples * (uint64_t)r->n_choices * sizeof(float);
+    b += chunks_touched(first, k, CURVE_CHUNK_ROWS) * CURVE_CHUNK_ROWS * PSW_CURVE_POINTS *
+         sizeof(float);
+    b += chunks_touched(first, k, RUNS_CHUNK_ROWS) * RUNS_CHUNK_ROWS * sizeof(h5_row);
     return b;
 }
 
@@ -860,7 +898,8 @@ static psw_status open_existing(psw_results *r, const psw_results_meta *m, psw_e
          * unreadable and, worse, new allocations would overlap them. Like h5clear --increment,
          * move the end of allocation past the end of file, by more than one append can have
          * allocated without writing. */
-        H5TRY(H5Fincrement_filesize(r->file, (hsize_t)append_bound(r)),
+        H5TRY(H5Fincrement_filesize(
+                  r->file, (hsize_t)append_bound(r, (uint64_t)r->n_rows, PSW_RESULTS_APPEND_MAX)),
               "move the end of allocation past the end of file");
         PSW_LOG_WARN("%s: recovered a file whose writer did not close it (killed or crashed)",
                      path);
@@ -890,7 +929,7 @@ static psw_status create_new(psw_results *r, const psw_results_meta *m, psw_err 
     struct statvfs vfs;
     if (statvfs(*dir ? dir : ".", &vfs) == 0)
         st = check_room(path, "creating the file", 0,
-                        (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r), err);
+                        (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r, 0, 1), err);
     free(dir);
     if (st) goto fail;
 
@@ -1062,15 +1101,21 @@ static psw_status check_record(const psw_results *r, const psw_run_record *rec, 
 /* Refuses an append that might not fit, before anything is written: an HDF5 flush that fails
  * half-way leaves the file needing recovery (see open_existing), and HDF5 1.10 handles objects
  * whose flush failed poorly. The bound is generous: new chunks for every dataset plus a margin. */
-static psw_status check_space(const psw_results *r, psw_err *err) {
+static psw_status check_space(const psw_results *r, size_t k, psw_err *err) {
     const char *path = r->path;
     struct stat sb;
     struct statvfs vfs;
     if (fstat(r->lock_fd, &sb) != 0 || fstatvfs(r->lock_fd, &vfs) != 0)
         return PSW_FAIL(err, PSW_ERR_IO, "%s: cannot check free space: %s", path,
                         strerror(errno));
-    return check_room(path, "appending a row", (uint64_t)sb.st_size,
-                      (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize, append_bound(r), err);
+    char what[48];
+    if (k == 1)
+        snprintf(what, sizeof what, "appending a row");
+    else
+        snprintf(what, sizeof what, "appending %zu rows", k);
+    return check_room(path, what, (uint64_t)sb.st_size,
+                      (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize,
+                      append_bound(r, (uint64_t)r->n_rows, k), err);
 }
 
 static void fill_row(h5_row *row, const psw_run_record *rec) {
@@ -1134,46 +1179,64 @@ fail:
     return st;
 }
 
-psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err *err) {
-    PSW_ASSERT(r && rec);
+psw_status psw_results_append_rows(psw_results *r, const psw_run_record *recs, size_t k,
+                                   psw_err *err) {
+    PSW_ASSERT(r && recs && k >= 1 && k <= PSW_RESULTS_APPEND_MAX);
     const char *path = r->path;
     if (r->broken)
         return PSW_FAIL(err, PSW_ERR_IO,
                         "%s: an earlier write failed; close the file and resume to continue", path);
-    psw_status st = check_record(r, rec, err);
+    psw_status st = PSW_OK;
+    for (size_t j = 0; j < k; j++) {
+        st = check_record(r, &recs[j], err);
+        if (st) return st;
+    }
+    st = check_space(r, k, err);
     if (st) return st;
 
-    st = check_space(r, err);
-    if (st) return st;
-
-    h5_row row;
-    fill_row(&row, rec);
-    float curve[PSW_CURVE_POINTS];
-    for (int i = 0; i < PSW_CURVE_POINTS; i++) curve[i] = i < rec->n_curve ? rec->loss_curve[i] : NAN;
     hsize_t n = (hsize_t)r->n_rows;
-
+    size_t failed_at = 0;
     /* Two durable steps. H5Fflush writes dirty metadata in cache order, not call order, so one
-     * flush could make the /runs row visible before the /probs chunk index reaches the disk.
-     * Step 1 makes the probabilities and curve durable; only then does step 2 add the /runs
-     * row, the commit record. */
-    st = grow_to(path, r->probs, "/probs", 3, n + 1, err);
-    if (!st)
-        st = write_row(path, r->probs, "/probs", 3, n, H5T_NATIVE_FLOAT,
+     * flush could make a /runs row visible before the /probs chunk index reaches the disk.
+     * Step 1 makes the probabilities and curves durable; only then does step 2 add the /runs
+     * rows, the commit records. Each dataset grows once per call. */
+    st = grow_to(path, r->probs, "/probs", 3, n + k, err);
+    if (!st) st = grow_to(path, r->curves, "/curves", 2, n + k, err);
+    for (size_t j = 0; j < k && !st; j++) {
+        const psw_run_record *rec = &recs[j];
+        float curve[PSW_CURVE_POINTS];
+        for (int i = 0; i < PSW_CURVE_POINTS; i++)
+            curve[i] = i < rec->n_curve ? rec->loss_curve[i] : NAN;
+        failed_at = j;
+        st = write_row(path, r->probs, "/probs", 3, n + j, H5T_NATIVE_FLOAT,
                        rec->probs ? rec->probs : r->nan_probs, err);
-    if (!st) st = grow_to(path, r->curves, "/curves", 2, n + 1, err);
-    if (!st) st = write_row(path, r->curves, "/curves", 2, n, H5T_NATIVE_FLOAT, curve, err);
-    if (!st) st = flush_durable(r, "probabilities and curve", n, err);
-    if (!st) st = grow_to(path, r->runs, "/runs", 1, n + 1, err);
-    if (!st) st = write_row(path, r->runs, "/runs", 1, n, r->row_mem, &row, err);
-    if (!st) st = flush_durable(r, "row", n, err);
+        if (!st) st = write_row(path, r->curves, "/curves", 2, n + j, H5T_NATIVE_FLOAT, curve, err);
+    }
+    if (!st) st = flush_durable(r, "probabilities and curve", n + k - 1, err);
+    if (!st) st = grow_to(path, r->runs, "/runs", 1, n + k, err);
+    for (size_t j = 0; j < k && !st; j++) {
+        h5_row row;
+        fill_row(&row, &recs[j]);
+        failed_at = j;
+        st = write_row(path, r->runs, "/runs", 1, n + j, r->row_mem, &row, err);
+    }
+    if (!st) st = flush_durable(r, "row", n + k - 1, err);
     if (st) goto fail;
-    r->n_rows++;
-    index_put(r, rec->config_id, rec->status);
+    r->n_rows += (int64_t)k;
+    for (size_t j = 0; j < k; j++) index_put(r, recs[j].config_id, recs[j].status);
     return PSW_OK;
 fail:
     r->broken = true;
-    psw_err_prefix(err, "config %llu: ", (unsigned long long)rec->config_id);
+    if (k == 1)
+        psw_err_prefix(err, "config %llu: ", (unsigned long long)recs[0].config_id);
+    else
+        psw_err_prefix(err, "%zu rows (config %llu): ", k,
+                       (unsigned long long)recs[failed_at].config_id);
     return st;
+}
+
+psw_status psw_results_append(psw_results *r, const psw_run_record *rec, psw_err *err) {
+    return psw_results_append_rows(r, rec, 1, err);
 }
 
 psw_status psw_results_close(psw_results *r, psw_err *err) {

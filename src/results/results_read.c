@@ -147,6 +147,32 @@ void psw_results_snapshot_free(psw_results_snapshot *s) {
     memset(s, 0, sizeof *s);
 }
 
+psw_status psw_h5_read_simulated(const char *path, hid_t fid, bool *out, psw_err *err) {
+    psw_status st = PSW_OK;
+    hid_t a = H5I_INVALID_HID, t = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+    htri_t exists;
+    *out = false;
+    H5TRY(exists = H5Aexists(fid, "simulated"), "simulated");
+    if (!exists) return PSW_OK;
+    H5TRY(a = H5Aopen(fid, "simulated", H5P_DEFAULT), "simulated");
+    H5TRY(t = H5Aget_type(a), "simulated");
+    H5TRY(sp = H5Aget_space(a), "simulated");
+    if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_type(sp) != H5S_SCALAR) {
+        st = PSW_FAIL(err, PSW_ERR_FORMAT,
+                      "%s: damaged results file: attribute 'simulated' is not a scalar integer",
+                      path);
+        goto fail;
+    }
+    int32_t v = 0;
+    H5TRY(H5Aread(a, H5T_NATIVE_INT32, &v), "simulated");
+    *out = v != 0;
+fail:
+    psw_h5_close_id(&sp);
+    psw_h5_close_id(&t);
+    psw_h5_close_id(&a);
+    return st;
+}
+
 psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err *err) {
     PSW_ASSERT(path && out);
     memset(out, 0, sizeof *out);
@@ -201,6 +227,8 @@ psw_status psw_results_read(const char *path, psw_results_snapshot *out, psw_err
         H5TRY(H5Aread(a, H5T_NATIVE_INT64, &out->expected_rows), "expected_rows");
         psw_h5_close_id(&a);
     }
+    st = psw_h5_read_simulated(path, fid, &out->simulated, err);
+    if (st) goto fail;
 
     hsize_t pd[3];
     H5TRY(ds = H5Dopen2(fid, "probs", H5P_DEFAULT), "open /probs");

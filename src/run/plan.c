@@ -27,12 +27,13 @@ static double rate_for_threads(double r1, int t) {
     return r1 * pow(PSW_PLAN_CAL_THREAD_SCALE, log2((double)t));
 }
 
-/* groups: the trainable groups (bit g = PSW_GROUP_g); gradients and AdamW cover only those. */
+/* groups: the trainable groups (bit g = PSW_GROUP_g); gradients and AdamW cover only those.
+ * half: the groups stored as bf16 (2 bytes a weight, plus the fp32 conversion scratch). */
 static double model_bytes(const psw_model_config *cfg, double r, int B, int T, int P, bool train,
-                          unsigned groups, psw_model_memory *m) {
+                          unsigned groups, unsigned half, psw_model_memory *m) {
     psw_model_config c = *cfg;
     c.intermediate_size = pruned_h(cfg, r);
-    psw_model_memory_plan_groups(&c, B, T, P, train, groups, m);
+    psw_model_memory_plan_storage(&c, B, T, P, train, groups, half, m);
     return (double)m->params + (double)m->grads + (double)m->optimizer + (double)m->activations +
            (double)m->logits;
 }
@@ -73,16 +74,22 @@ psw_status psw_plan_compute(const psw_spec *spec, const psw_model_config *cfg, s
     psw_plan_memory *m = &out->mem;
     psw_model_memory mm;
     int eB = tr->eval_batch;
-    model_bytes(cfg, 1.0, eB, T, eB, false, 0u, &mm);
-    m->teacher_params = (double)mm.params;
-    m->teacher_acts = (double)mm.activations + (double)mm.logits;
+    /* dtype_frozen "bf16": the teacher (all frozen) is bf16, the student's frozen groups too. */
+    bool bf16 = spec->model.dtype_frozen == PSW_SPEC_DTYPE_BF16;
+    unsigned all = (1u << PSW_GROUP_COUNT) - 1u;
+    model_bytes(cfg, 1.0, eB, T, eB, false, 0u, bf16 ? all : 0u, &mm);
+    /* The arena may be shared by a node's workers; each worker's conversion scratch is its own,
+     * so it counts with the activations. */
+    double t_scratch = (double)psw_params_scratch_floats(cfg, bf16 ? all : 0u) * sizeof(float);
+    m->teacher_params = (double)mm.params - t_scratch;
+    m->teacher_acts = (double)mm.activations + (double)mm.logits + t_scratch;
     int sB = tr->micro_batch > eB ? tr->micro_batch : eB;
     /* Full-prompt positions cap at what int holds; such a plan does not fit anyway. */
     double sP = all_pos ? (double)sB * T : sB;
     unsigned groups = tr->trainable == PSW_SPEC_TRAINABLE_MLP ? 1u << PSW_GROUP_MLP
                                                               : (1u << PSW_GROUP_COUNT) - 1u;
     model_bytes(cfg, out->max_retention, sB, T, sP > 2147483647.0 ? 2147483647 : (int)sP, true,
-                groups, &mm);
+                groups, bf16 ? all & ~groups : 0u, &mm);
     m->student_params = (double)mm.params;
     m->student_grads = (double)mm.grads;
     m->student_optimizer = (double)mm.optimizer;
@@ -98,10 +105,15 @@ psw_status psw_plan_compute(const psw_spec *spec, const psw_model_config *cfg, s
                                : (double)cfg->vocab_size * 2.0;
         m->cache_file = 4096.0 + (n_train + 1.0) * 8.0 + rows * row_bytes;
     }
-    m->per_node = lay->ranks_per_node * m->per_rank + m->cache_file;
+    /* What each rank holds besides a shared teacher copy, and what is held once per node. */
+    double own = lay->private_weights ? m->per_rank : m->per_rank - m->teacher_params;
+    double once = m->cache_file;
+    if (!lay->private_weights)
+        once += m->teacher_params + (m->teacher_params > own ? m->teacher_params - own : 0.0);
+    m->per_node = lay->ranks_per_node * own + once;
     double usable = PSW_PLAN_MEM_FRACTION * lay->node_mem;
     out->fits = m->per_node <= usable;
-    double k = floor((usable - m->cache_file) / m->per_rank);
+    double k = floor((usable - once) / own);
     out->max_ranks_per_node = k > 0 ? (k > 1e6 ? 1000000 : (int)k) : 0;
 
     /* ---- time ---- */

@@ -56,18 +56,61 @@ static psw_status reserve_for(psw_model *m, int B, int T, int P, bool training, 
     return psw_model_reserve(m, B, T, P, training, err);
 }
 
+psw_status psw_run_model_dir(const psw_spec *spec, char **dir, psw_err *err) {
+    *dir = NULL;
+    if (spec->model.is_default) return psw_default_ensure(dir, err);
+    if (!spec->model.path.resolved)
+        return PSW_FAIL(err, PSW_ERR_INVALID_ARG, "%s: model.path is required", spec->source);
+    *dir = psw_xstrdup(spec->model.path.resolved);
+    return PSW_OK;
+}
+
 psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, const char *cache_dir,
                                 int threads, psw_err *err) {
+    return psw_run_context_open_shared(ctx, spec, cache_dir, threads, NULL, 0, err);
+}
+
+static unsigned trainable_groups_of(const psw_spec_training *tr);
+
+unsigned psw_run_teacher_bf16_groups(const psw_spec *spec) {
+    return spec->model.dtype_frozen == PSW_SPEC_DTYPE_BF16 ? (1u << PSW_GROUP_COUNT) - 1u : 0u;
+}
+
+unsigned psw_run_student_bf16_groups(const psw_spec *spec) {
+    return spec->model.dtype_frozen == PSW_SPEC_DTYPE_BF16
+               ? ((1u << PSW_GROUP_COUNT) - 1u) & ~trainable_groups_of(&spec->training)
+               : 0u;
+}
+
+/* The teacher over the borrowed arena (n_words 4-byte words, see run.h): config.json of dir, no
+ * weight read. */
+static psw_status borrow_teacher(psw_model *m, const char *dir, unsigned bf16_groups,
+                                 const float *weights, size_t n_words, psw_err *err) {
+    char *cfg_path = psw_path_join(dir, "config.json");
+    psw_model_config cfg;
+    psw_status st = psw_config_load(cfg_path, &cfg, err);
+    size_t bytes = 0, words = 0;
+    if (st == PSW_OK) {
+        bytes = psw_params_bytes(&cfg, bf16_groups);
+        words = (bytes + sizeof(float) - 1) / sizeof(float);
+        if (n_words != words)
+            st = PSW_FAIL(err, PSW_ERR_SHAPE, "%s: the shared teacher weights hold %zu floats, the "
+                          "model takes %zu", cfg_path, n_words, words);
+    }
+    if (st == PSW_OK)
+        st = psw_model_init_borrowed_storage(m, &cfg, bf16_groups, weights, bytes, err);
+    free(cfg_path);
+    return st;
+}
+
+psw_status psw_run_context_open_shared(psw_run_context *ctx, const psw_spec *spec,
+                                       const char *cache_dir, int threads, const float *weights,
+                                       size_t n_weights, psw_err *err) {
     memset(ctx, 0, sizeof *ctx);
     ctx->spec = spec;
     psw_status st = PSW_OK;
     char *tok_path = NULL;
     if (threads > 0) openblas_set_num_threads(threads);
-    if (spec->model.dtype_frozen != PSW_SPEC_DTYPE_F32) {
-        st = PSW_FAIL(err, PSW_ERR_UNSUPPORTED,
-                      "%s: model.dtype_frozen: only \"f32\" is implemented", spec->source);
-        goto fail;
-    }
     if (spec->model.is_default) {
         st = psw_default_ensure(&ctx->model_dir, err);
         if (st != PSW_OK) goto fail;
@@ -85,7 +128,10 @@ psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, cons
         ctx->train_path = psw_xstrdup(spec->data.train.resolved);
         ctx->test_path = psw_xstrdup(spec->data.test.resolved);
     }
-    st = psw_model_load(&ctx->teacher, ctx->model_dir, err);
+    /* dtype_frozen "bf16": every kind of the teacher is frozen, so all of it is held in bf16. */
+    unsigned half = psw_run_teacher_bf16_groups(spec);
+    st = weights ? borrow_teacher(&ctx->teacher, ctx->model_dir, half, weights, n_weights, err)
+                 : psw_model_load_storage(&ctx->teacher, ctx->model_dir, half, err);
     if (st != PSW_OK) goto fail;
     tok_path = psw_path_join(ctx->model_dir, "tokenizer.json");
     st = psw_tokenizer_load(tok_path, &ctx->tok, err);
@@ -113,9 +159,13 @@ psw_status psw_run_context_open(psw_run_context *ctx, const psw_spec *spec, cons
     for (size_t i = 0; i < ctx->test.prompts.n; i++)
         if (ctx->test.n_choices[i] > ctx->n_choices_max) ctx->n_choices_max = ctx->test.n_choices[i];
 
-    ctx->model_hash = psw_hash_floats(ctx->teacher.params.base, ctx->teacher.params.total,
-                                      psw_fnv1a(&ctx->teacher.cfg, sizeof ctx->teacher.cfg,
-                                                PSW_FNV_SEED));
+    uint64_t cfg_hash = psw_fnv1a(&ctx->teacher.cfg, sizeof ctx->teacher.cfg, PSW_FNV_SEED);
+    /* A bf16 teacher hashes its bf16 bytes (and the storage), so its teacher cache and
+     * fingerprints differ from the fp32 teacher's; an fp32 one hashes as it always did. */
+    ctx->model_hash =
+        half ? psw_fnv1a(ctx->teacher.params.base, ctx->teacher.params.bytes,
+                         psw_fnv1a("bf16", 4, cfg_hash))
+             : psw_hash_floats(ctx->teacher.params.base, ctx->teacher.params.total, cfg_hash);
     const psw_spec_training *tr = &spec->training;
     bool all_positions = tr->loss_positions == PSW_SPEC_POSITIONS_ALL_PROMPT;
     psw_cache_format fmt = tr->teacher_cache == PSW_SPEC_CACHE_TOPK ? PSW_CACHE_TOPK : PSW_CACHE_FP16;
@@ -335,8 +385,9 @@ psw_status psw_run_task_keep(psw_run_context *ctx, const psw_task *task, int ran
     double t0 = psw_now();
     psw_prune_report rep;
     psw_prune_score score = spec->pruning.score;
-    st = psw_prune_mlp(&ctx->teacher, task->config.retention, score, spec->pruning.seed, &student,
-                       NULL, &rep, &local);
+    /* Trainable kinds come out fp32, frozen ones bf16 when dtype_frozen is "bf16". */
+    st = psw_prune_mlp_storage(&ctx->teacher, task->config.retention, score, spec->pruning.seed,
+                               psw_run_student_bf16_groups(spec), &student, NULL, &rep, &local);
     if (st != PSW_OK) goto fail;
     rec->seconds_prune = psw_now() - t0;
     rec->mlp_neurons_kept = rep.neurons_kept, rec->mlp_neurons_total = rep.neurons_total;

@@ -1,7 +1,13 @@
 /* coordinator.c: rank 0 of the sweep. Opens a run context to learn what the results file
  * needs (fingerprints, test ids and gold, the cost model's sizes), opens the results file,
  * builds the task table, then either runs every task itself (one process) or farms the tasks
- * to the workers, writing each row before the worker that produced it gets its next task. */
+ * to the workers, writing each row before the worker that produced it gets its next task.
+ *
+ * Group commit: results that arrive while others wait to be written are appended together
+ * (psw_results_append_rows: one flush + fsync pair per batch, not per row), when no further
+ * message is waiting, the batch is full or its oldest row waited PSW_SWEEP_BATCH_AGE. Their
+ * workers get their next task right after the batch is durable, so the guarantee above holds
+ * per row; only the fsyncs are shared (bench/README.md, "Coordinator scale"). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@ typedef enum worker_state {
     W_LOADING = 0, /* has not sent READY yet */
     W_BUSY,        /* running task `task` */
     W_WAITING,     /* idle, waiting for the cache to be built */
+    W_STAGED,      /* its result waits in the batch; its next task follows the commit */
     W_GONE         /* got STOP */
 } worker_state;
 
@@ -36,10 +43,23 @@ typedef struct coord {
     int32_t n_examples, n_choices;
     char host[PSW_HOST_SIZE];
     double work_seconds; /* task wall time summed over workers */
+    double append_seconds;          /* wall time in psw_results_append(_rows) */
+    double first_row, last_row;     /* psw_now() of the first and last row written */
+    size_t n_written, n_appends;    /* rows written by this run, in that many appends */
+    double idle_seconds;            /* MPI mode: waiting for a READY or RESULT */
+    double probs_seconds;           /* MPI mode: receiving probabilities */
     /* MPI mode */
     worker *workers; /* (size) index = rank; [0] unused */
     int n_active;    /* workers that have not been sent STOP */
-    float *probs;    /* (n_examples, n_choices) receive buffer */
+    /* The batch: rows received, not yet written (group commit). */
+    psw_run_record *batch;  /* (PSW_RESULTS_APPEND_MAX) probs / loss_curve point below */
+    int *batch_rank;        /* (PSW_RESULTS_APPEND_MAX) worker of each row */
+    double *batch_seconds;  /* (PSW_RESULTS_APPEND_MAX) task wall time on the worker */
+    uint32_t *batch_task;   /* (PSW_RESULTS_APPEND_MAX) task index */
+    float *batch_probs;     /* (PSW_RESULTS_APPEND_MAX, n_examples, n_choices) */
+    float *batch_curves;    /* (PSW_RESULTS_APPEND_MAX, PSW_CURVE_POINTS) */
+    size_t n_batch;
+    double batch_start;     /* psw_now() when its first row arrived */
     bool stopping;   /* no more work is handed out */
     double deadline; /* when stopping: in-flight tasks must be back by then */
     psw_status failure; /* a results write failed: the sweep ends with this */
@@ -130,7 +150,8 @@ static psw_status start(coord *c, psw_err *err) {
                              .example_ids = ctx->test.example_ids,
                              .gold = ctx->test.gold,
                              .expected_rows =
-                                 (int64_t)(1 + spec->grid.n_retention + spec->grid.n_configs)};
+                                 (int64_t)(1 + spec->grid.n_retention + spec->grid.n_configs),
+                             .simulated = env->opt->simulate > 0};
     st = psw_results_open(env->output, &meta, &c->results, err);
     free(spec_json);
     if (st != PSW_OK) return st;
@@ -144,6 +165,10 @@ static psw_status start(coord *c, psw_err *err) {
                  c->sched.n_skipped, psw_sched_rows_left(&c->sched),
                  c->sched.cache == PSW_CACHE_MISSING ? " after building the teacher cache" : "",
                  env->size, env->size == 1 ? "" : "s");
+    if (env->opt->simulate > 0)
+        PSW_LOG_WARN("sweep: --simulate %g: workers load no model and sleep the cost model's "
+                     "time x %g; every row is synthetic (the file is marked simulated)",
+                     env->opt->simulate, env->opt->simulate);
     return PSW_OK;
 }
 
@@ -171,11 +196,22 @@ static void describe(const psw_run_record *rec, char *buf, size_t n) {
                  psw_loss_kind_name(rec->loss), (long long)rec->data_size, (long long)rec->seed);
 }
 
-/* Appends a row (flushed and fsync'ed) and prints the progress line. */
-static psw_status write_row(coord *c, size_t ti, const psw_run_record *rec, double seconds,
-                            psw_err *err) {
-    psw_status st = psw_results_append(c->results, rec, err);
+/* Appends rows (one flush + fsync pair for all) and times it. */
+static psw_status append(coord *c, const psw_run_record *recs, size_t k, psw_err *err) {
+    double t0 = psw_now();
+    psw_status st = psw_results_append_rows(c->results, recs, k, err);
+    double t1 = psw_now();
+    c->append_seconds += t1 - t0;
     if (st != PSW_OK) return st;
+    if (c->n_written == 0) c->first_row = t1;
+    c->n_written += k;
+    c->n_appends++;
+    c->last_row = t1;
+    return PSW_OK;
+}
+
+/* Bookkeeping of a written row: the task is done; the progress line. */
+static void row_written(coord *c, size_t ti, const psw_run_record *rec, double seconds) {
     psw_sched_done(&c->sched, ti, rec->status);
     c->work_seconds += seconds;
     const psw_sched *s = &c->sched;
@@ -190,7 +226,14 @@ static psw_status write_row(coord *c, size_t ti, const psw_run_record *rec, doub
     PSW_LOG_INFO("sweep: %zu/%zu done (%zu failed): %s: %s (rank %d, %.1f s); ETA %s",
                  s->n_skipped + s->n_finished + s->n_failed, s->n_rows, s->n_failed, what, result,
                  (int)rec->rank, seconds, eta);
-    return PSW_OK;
+}
+
+/* Appends one row (flushed and fsync'ed) and prints the progress line. */
+static psw_status write_row(coord *c, size_t ti, const psw_run_record *rec, double seconds,
+                            psw_err *err) {
+    psw_status st = append(c, rec, 1, err);
+    if (st == PSW_OK) row_written(c, ti, rec, seconds);
+    return st;
 }
 
 /* A kl/mix row that cannot run because the teacher cache could not be built. */
@@ -312,6 +355,11 @@ static void dispatch(coord *c, int rank) {
     m.proto_version = PSW_PROTO_VERSION;
     m.task_index = (uint32_t)ti;
     m.task = c->sched.tasks[ti].task;
+    if (c->env->opt->simulate > 0) {
+        m.sim_seconds = psw_sweep_sim_seconds(c->sched.tasks[ti].cost, c->env->opt->simulate);
+        m.sim_examples = c->n_examples;
+        m.sim_choices = c->n_choices;
+    }
     c->workers[rank].state = W_BUSY;
     c->workers[rank].task = ti;
     send_msg(&m, (int)sizeof m, rank, PSW_TAG_WORK, "MPI_Isend (WORK)");
@@ -371,7 +419,33 @@ static void on_ready(coord *c, const psw_msg_ready *m, int rank) {
     dispatch(c, rank);
 }
 
-static void on_result(coord *c, psw_msg_result *m, int rank) {
+static void fail_writes(coord *c, psw_status st) {
+    c->failure = st;
+    PSW_LOG_ERROR("sweep: %s; stopping", c->failure_err.msg);
+    begin_stop(c, "the results file cannot be written");
+}
+
+/* Writes the batch (one durable append), then gives each of its workers its next task (or
+ * STOP, when the write failed or the sweep is stopping). */
+static void commit_batch(coord *c) {
+    size_t k = c->n_batch;
+    if (k == 0) return;
+    c->n_batch = 0;
+    /* After a failed write (e.g. of a blocked row) the file takes nothing more. */
+    psw_status st = c->failure;
+    if (st == PSW_OK) {
+        st = append(c, c->batch, k, &c->failure_err);
+        if (st != PSW_OK) fail_writes(c, st);
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (st == PSW_OK) row_written(c, c->batch_task[j], &c->batch[j], c->batch_seconds[j]);
+        dispatch(c, c->batch_rank[j]);
+    }
+}
+
+/* Takes a RESULT (and its probabilities). Returns true when the worker is to get its next task
+ * now; false when its row waits in the batch (it gets the task after the commit). */
+static bool on_result(coord *c, psw_msg_result *m, int rank) {
     worker *w = &c->workers[rank];
     if (w->state != W_BUSY || m->task_index != w->task) {
         PSW_LOG_ERROR("sweep: rank %d sent a result for task %u it was not given", rank,
@@ -384,31 +458,49 @@ static void on_result(coord *c, psw_msg_result *m, int rank) {
                       (int)m->n_probs, expect);
         psw_sweep_abort(1);
     }
+    /* The batch is never full here (a full one is committed at once), so slot n_batch is free. */
+    float *probs = c->batch_probs + c->n_batch * expect;
     if (m->n_probs > 0) {
+        double t0 = psw_now();
         MPI_Request req;
-        PSW_MPI_CHECK(MPI_Irecv(c->probs, m->n_probs, MPI_FLOAT, rank, PSW_TAG_PROBS,
+        PSW_MPI_CHECK(MPI_Irecv(probs, m->n_probs, MPI_FLOAT, rank, PSW_TAG_PROBS,
                                 psw_sweep_data, &req),
                       "MPI_Irecv (probabilities)");
         psw_sweep_wait(&req, NULL, "MPI_Irecv (probabilities)");
+        c->probs_seconds += psw_now() - t0;
     }
     if (m->stop_requested) begin_stop(c, "a worker got a stop signal");
-    if (c->failure != PSW_OK) return; /* the file is not written any more */
-    psw_status st;
+    if (c->failure != PSW_OK) return true; /* the file is not written any more */
     if (m->task_kind == PSW_TASK_TEACHER_CACHE) {
         m->message[sizeof m->message - 1] = '\0';
-        st = cache_done(c, m->task_index, m->status == PSW_OK, m->message, m->seconds,
-                        &c->failure_err);
-    } else {
-        psw_run_record *rec = &m->rec;
-        rec->probs = m->n_probs > 0 ? c->probs : NULL;
-        rec->loss_curve = m->curve;
-        st = write_row(c, m->task_index, rec, m->seconds, &c->failure_err);
+        psw_status st = cache_done(c, m->task_index, m->status == PSW_OK, m->message, m->seconds,
+                                   &c->failure_err);
+        if (st != PSW_OK) fail_writes(c, st);
+        return true;
     }
-    if (st != PSW_OK) {
-        c->failure = st;
-        PSW_LOG_ERROR("sweep: %s; stopping", c->failure_err.msg);
-        begin_stop(c, "the results file cannot be written");
-    }
+    size_t j = c->n_batch++;
+    if (j == 0) c->batch_start = psw_now();
+    psw_run_record *rec = &c->batch[j];
+    *rec = m->rec;
+    float *curve = c->batch_curves + j * PSW_CURVE_POINTS;
+    memcpy(curve, m->curve, sizeof m->curve);
+    rec->probs = m->n_probs > 0 ? probs : NULL;
+    rec->loss_curve = curve;
+    c->batch_rank[j] = rank;
+    c->batch_seconds[j] = m->seconds;
+    c->batch_task[j] = m->task_index;
+    w->state = W_STAGED;
+    if (c->n_batch == PSW_RESULTS_APPEND_MAX) commit_batch(c);
+    return false;
+}
+
+/* True when a READY or RESULT is waiting to be received. */
+static bool message_waiting(void) {
+    int flag = 0;
+    PSW_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, psw_sweep_ctrl, &flag,
+                             MPI_STATUS_IGNORE),
+                  "MPI_Iprobe (READY/RESULT)");
+    return flag != 0;
 }
 
 static void grace_over(coord *c) {
@@ -426,17 +518,31 @@ static void run_farm(coord *c) {
     c->n_active = size - 1;
     size_t n_probs = (size_t)c->n_examples * (size_t)c->n_choices;
     if (n_probs > (size_t)INT32_MAX) PSW_ABORT("probabilities too large for one message");
-    c->probs = psw_xmalloc(n_probs * sizeof *c->probs);
+    size_t cap = PSW_RESULTS_APPEND_MAX;
+    c->batch = psw_xcalloc(cap, sizeof *c->batch);
+    c->batch_rank = psw_xcalloc(cap, sizeof *c->batch_rank);
+    c->batch_seconds = psw_xcalloc(cap, sizeof *c->batch_seconds);
+    c->batch_task = psw_xcalloc(cap, sizeof *c->batch_task);
+    c->batch_probs = psw_xmalloc(cap * n_probs * sizeof *c->batch_probs);
+    c->batch_curves = psw_xmalloc(cap * PSW_CURVE_POINTS * sizeof *c->batch_curves);
     union {
         psw_msg_ready ready;
         psw_msg_result result;
     } *buf = psw_xmalloc(sizeof *buf);
     while (c->n_active > 0) {
+        /* Group commit: write the batch once nothing else is waiting (or it is getting old);
+         * its workers then get their next tasks, which may end the loop. */
+        if (c->n_batch > 0 &&
+            (!message_waiting() || psw_now() - c->batch_start > PSW_SWEEP_BATCH_AGE)) {
+            commit_batch(c);
+            continue;
+        }
         MPI_Request req;
         MPI_Status status;
         PSW_MPI_CHECK(MPI_Irecv(buf, (int)sizeof *buf, MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG,
                                 psw_sweep_ctrl, &req),
                       "MPI_Irecv (READY/RESULT)");
+        double t0 = psw_now();
         for (;;) {
             int done = 0;
             PSW_MPI_CHECK(MPI_Test(&req, &done, &status), "MPI_Test (READY/RESULT)");
@@ -445,6 +551,7 @@ static void run_farm(coord *c) {
             if (c->stopping && psw_now() > c->deadline) grace_over(c);
             psw_sweep_nap();
         }
+        c->idle_seconds += psw_now() - t0;
         int rank = status.MPI_SOURCE;
         if (status.MPI_TAG == PSW_TAG_READY) {
             check_count(&status, (int)sizeof buf->ready, "READY");
@@ -454,8 +561,7 @@ static void run_farm(coord *c) {
         } else if (status.MPI_TAG == PSW_TAG_RESULT) {
             check_count(&status, (int)sizeof buf->result, "RESULT");
             check_version(buf->result.proto_version, rank);
-            on_result(c, &buf->result, rank);
-            dispatch(c, rank);
+            if (on_result(c, &buf->result, rank)) dispatch(c, rank);
         } else {
             PSW_LOG_ERROR("sweep: unexpected message tag %d from rank %d", status.MPI_TAG, rank);
             psw_sweep_abort(1);
@@ -523,6 +629,17 @@ psw_status psw_sweep_coordinate(const psw_sweep_env *env, psw_sweep_outcome *out
     if (env->size > 1)
         PSW_LOG_INFO("sweep: coordinator used %.2f s CPU over %.1f s (%.2f%% of one core)", cpu,
                      wall, wall > 0 ? 100.0 * cpu / wall : 0.0);
+    if (c.n_written > 1 && c.last_row > c.first_row)
+        PSW_LOG_INFO("sweep: %zu rows written in %zu appends, %.1f rows/s between the first and "
+                     "the last; appending took %.2f s (%.3f ms per row)",
+                     c.n_written, c.n_appends,
+                     (double)(c.n_written - 1) / (c.last_row - c.first_row), c.append_seconds,
+                     1e3 * c.append_seconds / (double)c.n_written);
+    if (env->size > 1)
+        PSW_LOG_INFO("sweep: coordinator wall time: %.2f s waiting for messages, %.2f s "
+                     "receiving probabilities, %.2f s appending, %.2f s other",
+                     c.idle_seconds, c.probs_seconds, c.append_seconds,
+                     wall - c.idle_seconds - c.probs_seconds - c.append_seconds);
     if (wall > 0 && c.work_seconds > 0)
         PSW_LOG_INFO("sweep: %.1f s of task time on %d worker%s in %.1f s: parallel efficiency "
                      "%.1f%%",
@@ -556,6 +673,11 @@ done:
     psw_sched_free(&c.sched);
     if (c.have_ctx) psw_run_context_close(&c.ctx);
     free(c.workers);
-    free(c.probs);
+    free(c.batch);
+    free(c.batch_rank);
+    free(c.batch_seconds);
+    free(c.batch_task);
+    free(c.batch_probs);
+    free(c.batch_curves);
     return st;
 }

@@ -89,6 +89,7 @@ void psw_sched_build(psw_sched *s, const psw_spec *spec, const psw_results *r,
         if (wants_cache(&t)) need_cache = true;
     }
     for (size_t i = 0; i < s->n_tasks; i++) s->cost_total += s->tasks[i].cost;
+    s->n_row_tasks = s->n_tasks;
     if (!need_cache) {
         s->cache = PSW_CACHE_NOT_NEEDED;
     } else if (cache_valid) {
@@ -111,7 +112,9 @@ void psw_sched_free(psw_sched *s) {
 
 psw_sched_pick psw_sched_next(psw_sched *s, size_t *index) {
     bool waiting = false;
-    for (size_t i = 0; i < s->n_tasks; i++) {
+    while (s->next_pending < s->n_tasks && s->tasks[s->next_pending].state != PSW_SCHED_PENDING)
+        s->next_pending++;
+    for (size_t i = s->next_pending; i < s->n_tasks; i++) {
         psw_sched_task *t = &s->tasks[i];
         if (t->state != PSW_SCHED_PENDING) continue;
         if (t->needs_cache && s->cache != PSW_CACHE_READY) {
@@ -131,6 +134,7 @@ void psw_sched_done(psw_sched *s, size_t i, psw_run_status row_status) {
     psw_sched_task *t = &s->tasks[i];
     t->state = PSW_SCHED_DONE;
     if (t->task.kind == PSW_TASK_TEACHER_CACHE) return;
+    s->n_rows_done++;
     s->cost_done += t->cost;
     if (row_status == PSW_RUN_FAILED)
         s->n_failed++;
@@ -138,13 +142,7 @@ void psw_sched_done(psw_sched *s, size_t i, psw_run_status row_status) {
         s->n_finished++;
 }
 
-size_t psw_sched_rows_left(const psw_sched *s) {
-    size_t n = 0;
-    for (size_t i = 0; i < s->n_tasks; i++)
-        if (s->tasks[i].state != PSW_SCHED_DONE && s->tasks[i].task.kind != PSW_TASK_TEACHER_CACHE)
-            n++;
-    return n;
-}
+size_t psw_sched_rows_left(const psw_sched *s) { return s->n_row_tasks - s->n_rows_done; }
 
 double psw_sched_eta(const psw_sched *s) {
     double elapsed = psw_now() - s->start;

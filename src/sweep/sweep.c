@@ -248,6 +248,7 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     char *cache_dir = NULL;
     psw_err local = {0};
     psw_status st = PSW_OK;
+    psw_sweep_shared shared = {.node = MPI_COMM_NULL, .win = MPI_WIN_NULL};
 
     int inited = 0;
     if (MPI_Initialized(&inited) != MPI_SUCCESS)
@@ -282,6 +283,12 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
         goto finish;
     }
     have_spec = true;
+    if (opt->simulate > 0 && out->size < 2) {
+        st = PSW_FAIL(out->rank == 0 ? err : &local, PSW_ERR_INVALID_ARG,
+                      "--simulate measures the coordinator: run it under mpirun with at least 2 "
+                      "ranks");
+        goto finish;
+    }
 
     /* --only-cache: rank 0 alone computes, so by default it takes every core it may use
      * (the same choice on every rank, so the collective in auto_threads is skipped by all). */
@@ -321,6 +328,13 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
     }
     psw_sweep_env env = {.spec = &spec, .opt = opt, .output = output, .cache_dir = cache_dir,
                          .rank = out->rank, .size = out->size, .threads = threads};
+    /* The workers of a node share one read-only teacher (the same choice on every rank: the
+     * call is collective). */
+    psw_sweep_shared_open(&env, !opt->only_cache && opt->simulate <= 0 && out->size > 1 &&
+                                    !opt->no_shared_weights,
+                          &shared);
+    env.teacher_weights = shared.weights;
+    env.teacher_floats = shared.n_weights;
     if (opt->only_cache) {
         /* The other ranks wait in the final broadcast (2 ms naps, no spinning). */
         out->threads = out->rank == 0 ? threads : 0;
@@ -347,6 +361,7 @@ finish:;
         out->spec_error = verdict[1] != 0;
         if (st != PSW_OK) PSW_FAIL(err, st, "see rank 0");
     }
+    psw_sweep_shared_close(&shared); /* every worker's context is closed by now */
     if (have_spec) psw_spec_free(&spec);
     free(cache_dir);
     PSW_MPI_CHECK(MPI_Comm_free(&psw_sweep_data), "MPI_Comm_free");

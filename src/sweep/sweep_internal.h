@@ -7,9 +7,10 @@
  *   worker -> 0   READY  (psw_msg_ready)   once, after opening its run context (ok or not)
  *   0 -> worker   WORK   (psw_msg_work)    a task; or
  *   0 -> worker   STOP   (psw_msg_stop)    no more work: leave the loop
- *   worker -> 0   RESULT (psw_msg_result)  after each WORK; when n_probs > 0 it is followed by
+ *   worker -> 0   RESULT (psw_msg_result)  after each WORK; when n_probs > 0 it comes with
  *                                          n_probs floats (n_examples x n_choices) on the data
- *                                          communicator with tag PSW_TAG_PROBS
+ *                                          communicator with tag PSW_TAG_PROBS, sent just
+ *                                          before it (rank 0 receives them after the RESULT)
  * Every READY and RESULT gets exactly one WORK or STOP back. Control messages travel on
  * psw_sweep_ctrl, probabilities on psw_sweep_data (a duplicate), so a receive with
  * MPI_ANY_TAG on the control communicator never takes a probability message. At the end every
@@ -23,9 +24,12 @@
 #include "psw/run.h"
 #include "psw/sweep.h"
 
-#define PSW_PROTO_VERSION 1u
+#define PSW_PROTO_VERSION 2u
 /* Sleep between MPI_Test calls while waiting: Open MPI's blocking calls busy-poll a core. */
 #define PSW_SWEEP_POLL_NS 2000000L
+/* Group commit (coordinator.c): the oldest row of a batch waits at most this long (seconds)
+ * for more results to join it while messages keep arriving. */
+#define PSW_SWEEP_BATCH_AGE 0.05
 
 enum { PSW_TAG_READY = 1, PSW_TAG_WORK, PSW_TAG_RESULT, PSW_TAG_STOP, PSW_TAG_PROBS };
 
@@ -41,6 +45,10 @@ typedef struct psw_msg_work {
     uint32_t proto_version;
     uint32_t task_index; /* index into the coordinator's task table, echoed in the result */
     psw_task task;
+    /* --simulate only (simulate.c); zero otherwise: */
+    double sim_seconds;   /* how long the simulated task sleeps */
+    int32_t sim_examples; /* shape of its synthetic probabilities: the results file's */
+    int32_t sim_choices;
 } psw_msg_work;
 
 typedef struct psw_msg_stop {
@@ -65,7 +73,7 @@ typedef struct psw_msg_result {
 
 /* Changing a message changes the protocol: bump PSW_PROTO_VERSION and these sizes together. */
 _Static_assert(sizeof(psw_msg_ready) == 528, "psw_msg_ready layout changed");
-_Static_assert(sizeof(psw_msg_work) == 64, "psw_msg_work layout changed");
+_Static_assert(sizeof(psw_msg_work) == 80, "psw_msg_work layout changed");
 _Static_assert(sizeof(psw_msg_stop) == 8, "psw_msg_stop layout changed");
 _Static_assert(sizeof(psw_msg_result) == 2296, "psw_msg_result layout changed");
 
@@ -129,6 +137,8 @@ typedef struct psw_sched {
     size_t n_skipped;      /* rows finished in an earlier run */
     size_t n_finished, n_failed; /* rows written by this run: ok or diverged / failed */
     psw_cache_state cache;
+    size_t n_row_tasks, n_rows_done; /* tasks that write a row (all but the cache task) */
+    size_t next_pending; /* no task before this index is pending (tasks never return to it) */
     double cost_total, cost_done; /* over this run's row tasks */
     double start;                 /* psw_now() at build */
 } psw_sched;
@@ -172,7 +182,34 @@ typedef struct psw_sweep_env {
     const char *cache_dir;
     int rank, size;
     int threads;           /* OpenBLAS threads for a rank that runs tasks */
+    /* A worker's teacher parameters in the node-shared window (shared_weights.c), borrowed
+     * read-only; NULL: the worker loads its own copy. */
+    const float *teacher_weights;
+    size_t teacher_floats;
 } psw_sweep_env;
+
+/* ---- node-shared teacher weights (shared_weights.c) ---- */
+
+typedef struct psw_sweep_shared {
+    MPI_Comm node;   /* the workers of this node; MPI_COMM_NULL when not sharing */
+    MPI_Win win;     /* the window; MPI_WIN_NULL when not sharing */
+    float *weights;  /* the teacher arena inside it (64-byte aligned), or NULL */
+    size_t n_weights;
+    void *ro;        /* the whole pages of the arena made read-only (mprotect) */
+    size_t ro_len;
+} psw_sweep_shared;
+
+/* Collective over MPI_COMM_WORLD (every rank calls it with the same `enabled`): when enabled,
+ * the workers of each node with two or more workers get one MPI_Win_allocate_shared window of
+ * the teacher's parameters, the node's first worker loads the checkpoint into it while the
+ * others wait without spinning, and every worker's pages are then made read-only.
+ * sh->weights NULL means "load privately": disabled, rank 0, a lone worker, a checkpoint that
+ * does not open (its own open reports that), or a failed window or load (one warning from the
+ * node's first worker). MPI errors end the job (PSW_MPI_CHECK). */
+void psw_sweep_shared_open(const psw_sweep_env *env, bool enabled, psw_sweep_shared *sh);
+/* Collective over the node's workers (call it on every rank, after the work is done): frees the
+ * window and the communicator. Safe on a struct that shares nothing. */
+void psw_sweep_shared_close(psw_sweep_shared *sh);
 
 /* Rank 0. Returns the sweep's final status (broadcast by the caller). size == 1: runs every
  * task itself. */
@@ -184,5 +221,15 @@ void psw_sweep_work(const psw_sweep_env *env);
  * Errors: psw_run_context_open's, the build's, PSW_ERR_INTERRUPTED (a stop signal before the
  * build started). */
 psw_status psw_sweep_cache_only(const psw_sweep_env *env, psw_err *err);
+
+/* ---- --simulate (simulate.c) ---- */
+
+/* Seconds a task of cost-model cost `cost` sleeps under --simulate `scale`. */
+double psw_sweep_sim_seconds(double cost, double scale);
+/* Worker side of --simulate: sleeps w->sim_seconds (a signal does not shorten it, as it does
+ * not interrupt a real task), then fills res (header, row or cache outcome) and probs
+ * ((w->sim_examples, w->sim_choices), caller-owned, or NULL for the cache task) with values that
+ * depend only on the task. res->stop_requested is left to the caller. */
+void psw_sweep_simulate(const psw_msg_work *w, int rank, psw_msg_result *res, float *probs);
 
 #endif

@@ -1,6 +1,7 @@
 /* worker.c: ranks 1..N-1 of the sweep: open the run context once, then run the tasks rank 0
  * sends until it says STOP. A stop signal does not interrupt the running task; it is reported
- * with the result, and rank 0 decides (it keeps the grace period). */
+ * with the result, and rank 0 decides (it keeps the grace period). Under --simulate no context
+ * is opened and simulate.c stands in for psw_run_task. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,22 @@ static void send_and_wait(const void *buf, int count, MPI_Datatype type, int tag
     MPI_Request req;
     PSW_MPI_CHECK(MPI_Isend(buf, count, type, 0, tag, comm, &req), what);
     psw_sweep_wait(&req, NULL, what);
+}
+
+/* Sends a RESULT and, when res->n_probs > 0, its probabilities. The probabilities are sent
+ * first, so they are on their way when rank 0 takes the RESULT and posts their receive (sent
+ * after it, they cost rank 0 a poll interval whenever this process is not scheduled). */
+static void send_result(const psw_msg_result *res, const float *probs) {
+    MPI_Request preq = MPI_REQUEST_NULL, rreq;
+    if (res->n_probs > 0)
+        PSW_MPI_CHECK(MPI_Isend(probs, res->n_probs, MPI_FLOAT, 0, PSW_TAG_PROBS, psw_sweep_data,
+                                &preq),
+                      "MPI_Isend (probabilities)");
+    PSW_MPI_CHECK(MPI_Isend(res, (int)sizeof *res, MPI_BYTE, 0, PSW_TAG_RESULT, psw_sweep_ctrl,
+                            &rreq),
+                  "MPI_Isend (RESULT)");
+    psw_sweep_wait(&rreq, NULL, "MPI_Isend (RESULT)");
+    if (preq != MPI_REQUEST_NULL) psw_sweep_wait(&preq, NULL, "MPI_Isend (probabilities)");
 }
 
 /* Runs one task and sends its result (and the probabilities of an ok row). */
@@ -43,18 +60,40 @@ static void serve(psw_run_context *ctx, int rank, const psw_msg_work *w, psw_msg
             res->n_probs = out.rec.n_examples * out.rec.n_choices;
     }
     res->stop_requested = psw_sweep_stop_requested();
-    send_and_wait(res, (int)sizeof *res, MPI_BYTE, PSW_TAG_RESULT, psw_sweep_ctrl,
-                  "MPI_Isend (RESULT)");
-    if (res->n_probs > 0)
-        send_and_wait(out.probs, res->n_probs, MPI_FLOAT, PSW_TAG_PROBS, psw_sweep_data,
-                      "MPI_Isend (probabilities)");
+    send_result(res, out.probs);
     psw_run_output_free(&out);
+}
+
+/* --simulate: the same messages as serve, from psw_sweep_simulate. *probs (capacity *cap
+ * floats) is reused across tasks. */
+static void serve_simulated(int rank, const psw_msg_work *w, psw_msg_result *res, float **probs,
+                            size_t *cap) {
+    size_t n = (size_t)(w->sim_examples > 0 ? w->sim_examples : 0) *
+               (size_t)(w->sim_choices > 0 ? w->sim_choices : 0);
+    if (w->task.kind != PSW_TASK_TEACHER_CACHE &&
+        (n == 0 || n > (size_t)INT32_MAX || w->sim_choices > PSW_MAX_CHOICES)) {
+        PSW_LOG_ERROR("sweep: --simulate: rank 0 sent a %d x %d probability shape",
+                      (int)w->sim_examples, (int)w->sim_choices);
+        psw_sweep_abort(1);
+    }
+    if (n > *cap) {
+        free(*probs);
+        *probs = psw_xmalloc(n * sizeof **probs);
+        *cap = n;
+    }
+    psw_sweep_simulate(w, rank, res, *probs);
+    res->stop_requested = psw_sweep_stop_requested();
+    send_result(res, *probs);
 }
 
 void psw_sweep_work(const psw_sweep_env *env) {
     psw_run_context ctx;
     psw_err err = {0};
-    psw_status st = psw_run_context_open(&ctx, env->spec, env->cache_dir, env->threads, &err);
+    bool sim = env->opt->simulate > 0;
+    psw_status st =
+        sim ? PSW_OK
+            : psw_run_context_open_shared(&ctx, env->spec, env->cache_dir, env->threads,
+                                          env->teacher_weights, env->teacher_floats, &err);
     psw_msg_ready ready;
     memset(&ready, 0, sizeof ready);
     ready.proto_version = PSW_PROTO_VERSION;
@@ -69,6 +108,8 @@ void psw_sweep_work(const psw_sweep_env *env) {
         psw_msg_stop stop;
     } in;
     psw_msg_result *res = psw_xmalloc(sizeof *res);
+    float *sim_probs = NULL;
+    size_t sim_cap = 0;
     for (;;) {
         MPI_Request req;
         MPI_Status status;
@@ -88,8 +129,12 @@ void psw_sweep_work(const psw_sweep_env *env) {
                           status.MPI_TAG, bytes);
             psw_sweep_abort(1);
         }
-        serve(&ctx, env->rank, &in.work, res);
+        if (sim)
+            serve_simulated(env->rank, &in.work, res, &sim_probs, &sim_cap);
+        else
+            serve(&ctx, env->rank, &in.work, res);
     }
+    free(sim_probs);
     free(res);
-    if (st == PSW_OK) psw_run_context_close(&ctx);
+    if (st == PSW_OK && !sim) psw_run_context_close(&ctx);
 }

@@ -142,6 +142,7 @@ setup() {
     spec-type) spec; pyedit spec.json 'j["training"]["epochs"] = "3"' ;;
     spec-range) spec; pyedit spec.json 'j["grid"]["retention"] = [0.5, 1.5]' ;;
     spec-loss) spec; pyedit spec.json 'j["grid"]["loss"] = ["ce", "mse"]' ;;
+    spec-dtype) spec; pyedit spec.json 'j["model"]["dtype_frozen"] = "f16"' ;;
     spec-empty-axis) spec; pyedit spec.json 'j["grid"]["seed"] = []' ;;
     spec-no-grid) spec; pyedit spec.json 'del j["grid"]' ;;
     spec-model-path) spec; rm -r model ;;
@@ -156,6 +157,7 @@ setup() {
     results-truncated) results; head -c 30000 "$B/spec.h5" > spec.h5 ;;
     results-corrupted) results; printf '\x07' | dd of=spec.h5 bs=1 seek=8 conv=notrunc 2> /dev/null ;;
     results-no-dir) spec; pyedit spec.json 'j["output"] = "nodir/spec.h5"' ;;
+    results-simulated) results; $PY -c 'import h5py, numpy; h5py.File("spec.h5", "a").attrs["simulated"] = numpy.int32(1)' ;;
     results-status-not-hdf5) echo "my notes" > notes.h5 ;;
     results-status-truncated) head -c 3000 "$B/spec.h5" > part.h5 ;;
     # the command line
@@ -167,6 +169,8 @@ setup() {
     cli-loss) model ;;
     cli-grace) spec ;;
     cli-threads) spec ;;
+    cli-simulate) spec ;;
+    cli-simulate-serial) spec ;;
     cli-two-specs) spec ;;
     *) return 1 ;;
     esac

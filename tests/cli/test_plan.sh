@@ -32,11 +32,34 @@ done
 
 out=$("$P" plan "$S7" --model-config "$C7" --n-train 9741 --n-test 1221 --ranks-per-node 2 \
       --node-mem 256 2>&1); rc=$?
+# The workers share one teacher copy: 27.19 + 2 x (182.60 - 27.19 = 155.41) + 1.82 = 339.84 GiB.
 expect "7B: 2 ranks per 256 GiB node refused" 1 \
-  "prunesweep: error: plan: layout does not fit: 2 rank(s) x 182.60 GiB + teacher cache 1.82 GiB" "$out" $rc
+  "prunesweep: error: plan: layout does not fit: teacher weights 27.19 GiB once (shared by the workers) + 2 rank(s) x 155.41 GiB + teacher cache 1.82 GiB = 339.84 GiB > 230.40 GiB" "$out" $rc
+out=$("$P" plan "$S7" --model-config "$C7" --n-train 9741 --n-test 1221 --ranks-per-node 2 \
+      --node-mem 256 --no-shared-weights 2>&1); rc=$?
+expect "7B --no-shared-weights: a teacher per rank" 1 \
+  "layout does not fit: 2 rank(s) x 182.60 GiB + teacher cache 1.82 GiB = 367.02 GiB" "$out" $rc
 [[ "$out" == *"use fewer ranks per node"* ]] && ok "refusal says: fewer ranks" || bad "no advice: $out"
 out=$("$P" plan "$S7" --model-config "$C7" --n-train 9741 --n-test 1221 --node-mem 64 2>&1); rc=$?
 expect "7B on 64 GiB nodes refused" 1 "not even one rank fits: use nodes with more memory" "$out" $rc
+
+# 7B with model.dtype_frozen "bf16" and trainable "mlp": the teacher 7,298,617,344 x 2 B =
+# 13.59 GiB. Student at retention 1: MLP 32 x 3 x 11008 x 4096 = 4,328,521,728 floats x 4 B
+# + the other 2,970,095,616 x 2 B + fp32 scratch (one layer of q, k, v, o 4 x 16,777,216, four
+# norms 4 x 4096, final norm 4096, lm_head chunk 11008 x 4096 = 45,088,768: 112,218,112 floats)
+# = 23,703,150,592 B = 22.08 GiB; gradients 4,328,521,728 x 4 B = 16.125 GiB, printed 16.12.
+TB=$(mktemp -d); trap 'rm -rf "$TB"' EXIT
+sed 's/"dtype_frozen": "f32"/"dtype_frozen": "bf16"/; s/"trainable": "all"/"trainable": "mlp"/' \
+  "$S7" > "$TB/s7-bf16.json"
+out=$("$P" plan "$TB/s7-bf16.json" --model-config "$C7" --n-train 9741 --n-test 1221 --nodes 8 \
+      --ranks-per-node 1 --threads-per-rank 32 --node-mem 256 2>&1); rc=$?
+expect "7B bf16 frozen fits" 0 "fits" "$out" $rc
+for want in "teacher weights                           13.59 GiB" \
+            "student weights                           22.08 GiB" \
+            "student gradients                         16.12 GiB" \
+            "frozen weights bf16 + fp32 conversion scratch"; do
+  [[ "$out" == *"$want"* ]] && ok "7B bf16: $want" || bad "7B bf16: missing '$want'"
+done
 
 # 1B: weights 1,484,916,736 floats = 5.53 GiB. Teacher evaluation at 1000 GFLOP/s: 1221 x
 # (2*270*16*67108864 + 2*16*270^2*2048 + 2*100352*2048) = 7.143e14 FLOPs = 714.3 s = 11.9 min.
@@ -47,6 +70,16 @@ expect "1B: 2 ranks per 128 GiB node fit" 0 "fits" "$out" $rc
   || bad "1B weights: $(grep 'teacher weights' <<<"$out")"
 [[ "$out" == *"teacher evaluation:            11.9 min"* ]] && ok "1B teacher evaluation 11.9 min" \
   || bad "1B teacher evaluation: $(grep 'teacher evaluation' <<<"$out")"
+
+# 4 ranks of 42.18 GiB on 256 GiB: shared, (230.40 - 1.82 - 5.53) / 36.65 = 6.2 -> 6 fit;
+# private, (230.40 - 1.82) / 42.18 = 5.4 -> 5.
+for mode in shared:6 private:5; do
+  flag=(); [[ ${mode%:*} == private ]] && flag=(--no-shared-weights)
+  out=$("$P" plan "$S1" --model-config "$C1" --n-train 9741 --n-test 1221 --ranks-per-node 4 \
+        --threads-per-rank 8 --node-mem 256 "${flag[@]}" 2>&1); rc=$?
+  expect "1B ${mode%:*} weights: at most ${mode#*:} ranks per node" 0 \
+    "fits; at most ${mode#*:} rank(s) per node fit" "$out" $rc
+done
 
 # Errors.
 out=$("$P" plan "$S7" --n-train 9741 --n-test 1221 2>&1); rc=$?

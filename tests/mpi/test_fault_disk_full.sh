@@ -37,7 +37,7 @@ if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=4m tmpfs disk 2>
     rc=0
     wait "$mp" || rc=$?
     [ "$rc" -eq 1 ] || { cat tmpfs.log; fail "tmpfs: exit $rc, expected 1"; }
-    expect_full tmpfs.log 'disk/full.h5: disk full: appending a row needs up to [0-9]+ bytes, [0-9]+ are free$'
+    expect_full tmpfs.log 'disk/full.h5: disk full: appending (a row|[0-9]+ rows) needs up to [0-9]+ bytes, [0-9]+ are free$'
     $ROWS intact tmpfs.before disk/full.h5 || fail "tmpfs: earlier rows"
     n=$($ROWS count disk/full.h5)
     [ "$n" -eq "$(grep -c ' done (' tmpfs.log)" ] || fail "tmpfs: $n rows but $(grep -c ' done (' tmpfs.log) progress lines"
@@ -73,7 +73,7 @@ rc=0
     --threads-per-rank 1 --cache-dir cache : -np 2 --oversubscribe "$PSW_CLI" run full.json \
     --threads-per-rank 1 --cache-dir cache > limit.log 2>&1 || rc=$?
 [ "$rc" -eq 1 ] || { cat limit.log; fail "RLIMIT_FSIZE: exit $rc, expected 1"; }
-expect_full limit.log 'full.h5: disk full: appending a row needs up to [0-9]+ bytes, the file-size limit \(RLIMIT_FSIZE 204800\) leaves [0-9]+$'
+expect_full limit.log 'full.h5: disk full: appending (a row|[0-9]+ rows) needs up to [0-9]+ bytes, the file-size limit \(RLIMIT_FSIZE 204800\) leaves [0-9]+$'
 $ROWS intact limit.before full.h5 || fail "RLIMIT_FSIZE: earlier rows"
 [ "$($ROWS count full.h5)" -eq "$n" ] || fail "RLIMIT_FSIZE: rows were added"
 mpi 3 run full.json --threads-per-rank 1 --cache-dir cache > limit.resume.log 2>&1 ||

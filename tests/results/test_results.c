@@ -1,8 +1,9 @@
 /* test_results.c: the HDF5 results file. Rows are written through psw_results and read back with
  * the plain HDF5 API (this test's own types, fields matched by name), so a layout or conversion
  * bug in results.c cannot hide itself. Covers create, append, resume, the resume rule for failed
- * rows, a SIGKILLed writer, a live second writer, a disk-full writer (RLIMIT_FSIZE), and files or
- * directories that must be refused without being modified. */
+ * rows, a SIGKILLed writer, a live second writer, a disk-full writer (RLIMIT_FSIZE), files or
+ * directories that must be refused without being modified, batched appends (and a torn batch),
+ * and simulated files. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <errno.h>
 #include <fcntl.h>
@@ -909,6 +910,218 @@ done:
     free(path);
 }
 
+/* Appends fixture rows first..first+k-1 as one psw_results_append_rows batch. */
+static psw_status append_batch_fx(psw_results *r, int first, int k, psw_err *err) {
+    fx_row *x = psw_xcalloc((size_t)k, sizeof *x);
+    psw_run_record *recs = psw_xcalloc((size_t)k, sizeof *recs);
+    for (int j = 0; j < k; j++) {
+        fx_make(&x[j], first + j); /* in place: rec's arrays point into x[j] */
+        recs[j] = x[j].rec;
+    }
+    psw_status st = psw_results_append_rows(r, recs, (size_t)k, err);
+    free(recs);
+    free(x);
+    return st;
+}
+
+/* Batches (psw_results_append_rows) store exactly what single appends store, across chunk
+ * boundaries (/runs and /curves chunks hold 32 rows) and a resume; a bad record anywhere in a
+ * batch is refused before anything is written. */
+static void test_batches(const char *dir) {
+    char *path = join(dir, "batch.h5");
+    psw_results_meta meta = fx_meta();
+    psw_err err = {0};
+    psw_results *r = NULL;
+    CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
+    if (!r) goto done;
+    CHECK_OK(append_batch_fx(r, 0, 5, &err), &err);
+    CHECK_OK(append_fx(r, 5, &err), &err);
+    CHECK(psw_results_row_count(r) == 6, "6 rows after a batch of 5 and one row");
+    CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
+    CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
+    if (!r) goto done;
+    CHECK_OK(append_batch_fx(r, 6, PSW_RESULTS_APPEND_MAX, &err), &err); /* rows 6..69 */
+    fx_row x4;
+    fx_make(&x4, 4);
+    CHECK(psw_results_lookup(r, x4.rec.config_id) == PSW_RUN_DIVERGED, "batch rows indexed");
+    fx_row bad[3];
+    psw_run_record recs[3];
+    for (int j = 0; j < 3; j++) {
+        fx_make(&bad[j], 70 + j);
+        recs[j] = bad[j].rec;
+    }
+    recs[2].n_curve = PSW_CURVE_POINTS + 1;
+    CHECK_FAILS(psw_results_append_rows(r, recs, 3, &err), &err, PSW_ERR_INVALID_ARG,
+                "loss curve has 129 points");
+    CHECK(psw_results_row_count(r) == 70, "a refused batch writes nothing (%lld rows)",
+          (long long)psw_results_row_count(r));
+    CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
+    check_file(path, 70, NULL); /* every row bit-identical to fixture row i at index i */
+done:
+    if (r) psw_results_close(r, &err);
+    free(path);
+}
+
+/* meta.simulated: the root attribute simulated = 1, psw_results_read reports it, and neither
+ * kind of file resumes as the other (both are left byte-for-byte unchanged). */
+static void test_simulated(const char *dir) {
+    char *sim = join(dir, "sim.h5"), *real = join(dir, "batch.h5"); /* real: previous case */
+    psw_results_meta meta = fx_meta();
+    psw_err err = {0};
+    psw_results *r = NULL;
+    meta.simulated = true;
+    CHECK_OK(psw_results_open(sim, &meta, &r, &err), &err);
+    if (!r) goto done;
+    CHECK_OK(append_batch_fx(r, 0, 3, &err), &err);
+    CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
+    hid_t fid = H5Fopen(sim, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int32_t v = 0;
+    hid_t a = fid >= 0 ? H5Aopen(fid, "simulated", H5P_DEFAULT) : -1;
+    CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_INT32, &v) >= 0 && v == 1, "attribute simulated = %d",
+          (int)v);
+    if (a >= 0) H5Aclose(a);
+    if (fid >= 0) H5Fclose(fid);
+    fid = H5Fopen(real, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(fid >= 0 && H5Aexists(fid, "simulated") == 0, "a real file has no simulated attribute");
+    if (fid >= 0) H5Fclose(fid);
+
+    psw_results_snapshot snap_sim, snap_real;
+    CHECK_OK(psw_results_read(sim, &snap_sim, &err), &err);
+    CHECK(snap_sim.simulated && snap_sim.n_rows == 3, "read: simulated, 3 rows");
+    psw_results_snapshot_free(&snap_sim);
+    CHECK_OK(psw_results_read(real, &snap_real, &err), &err);
+    CHECK(!snap_real.simulated, "read: a real file is not simulated");
+    psw_results_snapshot_free(&snap_real);
+
+    snap before = take_snap(sim);
+    meta.simulated = false;
+    char want[256];
+    snprintf(want, sizeof want,
+             "%s: holds simulated rows (made by 'run --simulate'); a real run does not resume "
+             "it: use --new or another output path",
+             sim);
+    CHECK_FAILS(psw_results_open(sim, &meta, &r, &err), &err, PSW_ERR_INVALID_ARG, want);
+    check_unchanged(sim, &before);
+    before = take_snap(real);
+    meta.simulated = true;
+    snprintf(want, sizeof want,
+             "%s: holds real results; 'run --simulate' does not add synthetic rows to it: use "
+             "another output path",
+             real);
+    CHECK_FAILS(psw_results_open(real, &meta, &r, &err), &err, PSW_ERR_INVALID_ARG, want);
+    check_unchanged(real, &before);
+    meta.simulated = true; /* the same kind resumes */
+    CHECK_OK(psw_results_open(sim, &meta, &r, &err), &err);
+    CHECK(r && psw_results_resumed(r) && psw_results_row_count(r) == 3, "simulated resume");
+done:
+    if (r) psw_results_close(r, &err);
+    free(sim);
+    free(real);
+}
+
+/* A batch torn the way psw_results_append_rows can be: its /probs and /curves rows were made
+ * durable, then the flush of its /runs rows failed half-way (here: RLIMIT_FSIZE stops the new
+ * /runs chunk). Several rows are pending at the end; resume keeps the committed rows and
+ * ignores the pending ones. */
+static void test_torn_batch(const char *dir) {
+    char *path = join(dir, "tornbatch.h5");
+    psw_results_meta meta = fx_meta();
+    psw_err err = {0};
+    psw_results *r = NULL;
+    CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
+    if (!r) goto done;
+    CHECK_OK(append_batch_fx(r, 0, 31, &err), &err); /* /runs chunk 0 holds rows 0..31 */
+    CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR | H5F_ACC_SWMR_WRITE, fapl);
+        hid_t d = H5Dopen2(f, "runs", H5P_DEFAULT), dp = H5Dopen2(f, "probs", H5P_DEFAULT);
+        hid_t dc = H5Dopen2(f, "curves", H5P_DEFAULT), t = H5Dget_type(d);
+        if (f < 0 || d < 0 || dp < 0 || dc < 0 || t < 0) _exit(2);
+        /* Step 1 of a batch of rows 31..33: probabilities and curves, flushed. */
+        hsize_t pdims[3] = {34, FX_EXAMPLES, FX_CHOICES}, cdims[2] = {34, PSW_CURVE_POINTS};
+        if (H5Dset_extent(dp, pdims) < 0 || H5Dset_extent(dc, cdims) < 0) _exit(3);
+        for (int i = 31; i < 34; i++) {
+            fx_row x;
+            fx_make(&x, i);
+            hsize_t ps[3] = {(hsize_t)i, 0, 0}, pc[3] = {1, FX_EXAMPLES, FX_CHOICES};
+            hsize_t cs[2] = {(hsize_t)i, 0}, cc[2] = {1, PSW_CURVE_POINTS};
+            hid_t fs = H5Dget_space(dp), ms = H5Screate_simple(3, pc, NULL);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, ps, NULL, pc, NULL);
+            if (H5Dwrite(dp, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, x.probs) < 0) _exit(4);
+            H5Sclose(fs);
+            H5Sclose(ms);
+            fs = H5Dget_space(dc);
+            ms = H5Screate_simple(2, cc, NULL);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, cs, NULL, cc, NULL);
+            if (H5Dwrite(dc, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, x.curve) < 0) _exit(4);
+            H5Sclose(fs);
+            H5Sclose(ms);
+        }
+        if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) _exit(5);
+        /* Step 2 under a limit at the current size: /runs grows into a new chunk that cannot
+         * be written. */
+        struct stat sb;
+        if (stat(path, &sb) != 0) _exit(6);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {(rlim_t)sb.st_size, (rlim_t)sb.st_size};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(6);
+        hsize_t dims = 34, start = 31, count = 3;
+        if (H5Dset_extent(d, &dims) < 0) _exit(7);
+        hid_t fs = H5Dget_space(d), ms = H5Screate_simple(1, &count, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        void *rows = calloc(count, H5Tget_size(t)); /* zeros: rows not yet filled in */
+        herr_t w = H5Dwrite(d, t, ms, fs, H5P_DEFAULT, rows);
+        herr_t fl = H5Fflush(f, H5F_SCOPE_GLOBAL);
+        free(rows);
+        free(path);
+        _exit(w < 0 || fl < 0 ? 0 : 8);
+    }
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "torn batch: child %d",
+          WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    haddr_t eoa = 0;
+    struct stat sb;
+    CHECK(fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && stat(path, &sb) == 0 &&
+              (long long)eoa > (long long)sb.st_size,
+          "torn batch: file has %lld bytes, superblock records %llu", (long long)sb.st_size,
+          (unsigned long long)eoa);
+    if (fid >= 0) H5Fclose(fid);
+
+    CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
+    if (!r) goto done;
+    int64_t n = psw_results_row_count(r);
+    CHECK(n == 31 || n == 34, "resumed with %lld rows", (long long)n);
+    fx_row x30;
+    fx_make(&x30, 30);
+    CHECK(psw_results_lookup(r, x30.rec.config_id) != PSW_RUN_PENDING, "row 30 kept");
+    for (int i = 31; i < 34; i++) {
+        fx_row x;
+        fx_make(&x, i);
+        CHECK(psw_results_lookup(r, x.rec.config_id) == PSW_RUN_PENDING, "torn row %d ignored", i);
+    }
+    CHECK_OK(append_batch_fx(r, (int)n, 2, &err), &err);
+    CHECK_OK(psw_results_close(r, &err), &err);
+    r = NULL;
+    int pending = 0;
+    check_file(path, (hsize_t)(n + 2), &pending);
+    CHECK(pending == (int)(n - 31), "torn rows read as pending (%d of %lld)", pending,
+          (long long)(n - 31));
+    printf("  torn batch: resumed with %lld rows, %d pending\n", (long long)n, pending);
+done:
+    if (r) psw_results_close(r, &err);
+    free(path);
+}
+
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb; (void)flag; (void)ftw;
     return remove(p);
@@ -924,6 +1137,9 @@ int main(void) {
     test_sigkill(dir);
     test_disk_full(dir);
     test_failed_flush(dir);
+    test_batches(dir);
+    test_simulated(dir);
+    test_torn_batch(dir);
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
     return psw_test_finish();

@@ -67,8 +67,46 @@ int main(void) {
                 p.mem.teacher_params + p.mem.teacher_acts + p.mem.student_params +
                     p.mem.student_grads + p.mem.student_optimizer + p.mem.student_acts + p.mem.data,
                 0, 1e-15, "per rank is the sum");
-    CHECK_CLOSE(p.mem.per_node, 3 * p.mem.per_rank + p.mem.cache_file, 0, 1e-15, "per node");
+    /* The workers share the teacher weights: once, plus 3 x the rest (the rest exceeds the
+     * weights here, so rank 0's start-up copy fits in its own slot). */
+    double own = p.mem.per_rank - 1376 * 4;
+    CHECK(own > 1376 * 4, "a rank's own memory exceeds the teacher weights");
+    CHECK_CLOSE(p.mem.per_node, 1376 * 4 + 3 * own + p.mem.cache_file, 0, 1e-15,
+                "per node, shared weights");
     CHECK(p.fits, "fits in 1e12 bytes");
+    lay.private_weights = true;
+    psw_plan q;
+    CHECK_OK(psw_plan_compute(&spec, &cfg, 5, 3, 1000.0, &lay, &q, &err), &err);
+    CHECK_CLOSE(q.mem.per_node, 3 * q.mem.per_rank + q.mem.cache_file, 0, 1e-15,
+                "per node, a teacher copy per rank");
+    lay.private_weights = false;
+
+    /* dtype_frozen "bf16", trainable "mlp": the teacher's 1376 weights at 2 bytes = 2752; its
+     * fp32 conversion scratch (slots rounded to 16 floats: q 64, k 32, v 32, o 64, q_norm 16,
+     * k_norm 16, attn norm 16, gate/up/down 3 x 128, mlp norm 16, final norm 16, lm_head chunk
+     * min(max(64 x 10, 128), 80) = 80; the embeddings none) = 736 floats = 2944 bytes, per rank,
+     * so with the activations. Student at H=8: MLP 2 x 3 x 64 = 384 floats fp32 (1536 bytes),
+     * the other 608 at 2 bytes (1216), scratch q 64 + k 32 + v 32 + o 64 + 4 norms x 16 + final
+     * 16 + lm_head 80 = 352 floats (1408): 4160 bytes; gradients 1536, AdamW 3072. */
+    {
+        static const char bf_json[] =
+            "{\"model\":{\"path\":\"m\",\"dtype_frozen\":\"bf16\"},\"data\":{\"train\":\"tr.jsonl\","
+            "\"test\":\"te.jsonl\"},\"prompt\":{\"shots\":0},\"training\":{\"max_seq_len\":4,"
+            "\"trainable\":\"mlp\"},\"grid\":{\"retention\":[0.5,0.25],\"data_size\":[2,4]}}";
+        psw_spec bs;
+        CHECK_OK(psw_spec_parse(bf_json, strlen(bf_json), "b.json", "", PSW_SPEC_MODE_RUN, &bs,
+                                &err),
+                 &err);
+        psw_plan b;
+        CHECK_OK(psw_plan_compute(&bs, &cfg, 5, 3, 1000.0, &lay, &b, &err), &err);
+        CHECK_CLOSE(b.mem.teacher_params, 2752, 0, 0, "bf16 teacher weights 2752 bytes");
+        CHECK_CLOSE(b.mem.teacher_acts, p.mem.teacher_acts + 2944, 0, 0,
+                    "bf16 teacher: activations + 2944 bytes of scratch");
+        CHECK_CLOSE(b.mem.student_params, 4160, 0, 0, "bf16 student weights 4160 bytes");
+        CHECK_CLOSE(b.mem.student_grads, 1536, 0, 0, "trainable=mlp gradients");
+        CHECK_CLOSE(b.mem.student_optimizer, 3072, 0, 0, "trainable=mlp AdamW");
+        psw_spec_free(&bs);
+    }
 
     /* Times at 1 GFLOP/s. forward(T=4, P=1) = 16 block + 672: r=1 9888, r=0.5 6816, r=0.25 5280.
      * A configuration: data_size x 3 forward (training) + 3 test forwards. */

@@ -1,0 +1,133 @@
+/* bench_bf16.c: the speed cost of holding frozen weights in bf16 (issue #8). On the small and
+ * medium OLMo2 shapes of bench_engine.c, with training.trainable = mlp, two models with the same
+ * (bf16-representable) weights: A all fp32, B with every non-MLP kind in bf16 (converted to fp32
+ * scratch one layer at a time). Cases:
+ *   train_last  one training step (zero_grad + forward + backward + AdamW), CE at the last position
+ *               of each sequence (P = B), as the study's answer-position recovery;
+ *   forward     teacher forward, logits at the last position (P = B), A all fp32 vs B all bf16.
+ * The A and B calls alternate rep by rep so load on a shared machine hits both alike; the median
+ * of each and the ratio B/A of the medians are printed (tab-separated):
+ *   shape threads mode tok_s_f32 tok_s_bf16 ratio
+ * Usage: bench_bf16 [THREADS] [REPS] */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw/model.h"
+#include "psw/safetensors.h"
+
+typedef struct shape {
+    const char *name;
+    int C, L, NH, H, V, T, B;
+} shape;
+
+static const shape SHAPES[] = {
+    {"small", 512, 8, 8, 1408, 8192, 128, 8},
+    {"medium", 768, 12, 12, 2048, 32000, 128, 4},
+};
+
+#define ALL ((1u << PSW_GROUP_COUNT) - 1u)
+#define MLP (1u << PSW_GROUP_MLP)
+
+static psw_model_config config_of(const shape *s) {
+    psw_model_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = PSW_ARCH_OLMO2;
+    c.hidden_size = s->C;
+    c.intermediate_size = s->H;
+    c.num_layers = s->L;
+    c.num_heads = s->NH;
+    c.num_kv_heads = s->NH;
+    c.head_dim = s->C / s->NH;
+    c.vocab_size = s->V;
+    c.max_position_embeddings = s->T;
+    c.rope_theta = 500000.0f;
+    c.rms_norm_eps = 1e-6f;
+    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
+    return c;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void die(const char *what, const psw_err *err) {
+    fprintf(stderr, "bench_bf16: %s: %s\n", what, err->msg);
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 1, reps = argc > 2 ? atoi(argv[2]) : 7;
+    if (threads < 1 || reps < 1) {
+        fprintf(stderr, "usage: bench_bf16 [THREADS] [REPS]\n");
+        return 2;
+    }
+    openblas_set_num_threads(threads);
+    printf("shape\tthreads\tmode\ttok_s_f32\ttok_s_bf16\tratio\n");
+    for (size_t si = 0; si < sizeof SHAPES / sizeof *SHAPES; si++) {
+        const shape *s = &SHAPES[si];
+        psw_model_config cfg = config_of(s);
+        psw_err err;
+        psw_model base;
+        if (psw_model_init(&base, &cfg, &err) != PSW_OK) die("init", &err);
+        psw_model_init_random(&base, 1234, 0.02f);
+        for (size_t i = 0; i < base.params.total; i++)
+            base.params.base[i] = psw_bf16_to_f32(psw_f32_to_bf16(base.params.base[i]));
+        int B = s->B, T = s->T, BT = B * T;
+        int32_t *tokens = psw_xmalloc(sizeof(int32_t) * (size_t)BT), lengths[8];
+        int32_t targets[8];
+        int64_t pos[8];
+        for (int i = 0; i < BT; i++) tokens[i] = (int32_t)((i * 7919u + 13u) % (unsigned)s->V);
+        for (int b = 0; b < B; b++)
+            lengths[b] = T, pos[b] = (int64_t)b * T + T - 1, targets[b] = (b * 31) % s->V;
+        psw_batch batch = {tokens, lengths, B, T};
+        psw_loss_spec ls = {.P = B, .pos = pos, .targets = targets, .temperature = 1.0f,
+                            .ce_weight = 1.0f, .grad_scale = 1.0f};
+        psw_adamw opt = {1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+        float *logits = psw_xmalloc(sizeof(float) * (size_t)B * s->V);
+        double *ta = psw_xmalloc(sizeof(double) * (size_t)reps);
+        double *tb = psw_xmalloc(sizeof(double) * (size_t)reps);
+        for (int mode = 0; mode < 2; mode++) {
+            psw_model m[2];
+            bool train = mode == 0;
+            if (psw_model_convert_storage(&base, 0u, &m[0], &err) != PSW_OK ||
+                psw_model_convert_storage(&base, train ? ALL & ~MLP : ALL, &m[1], &err) != PSW_OK)
+                die("convert", &err);
+            for (int k = 0; k < 2; k++) {
+                if (train && psw_model_set_trainable(&m[k], MLP, &err) != PSW_OK)
+                    die("trainable", &err);
+                if (psw_model_reserve(&m[k], B, T, B, train, &err) != PSW_OK) die("reserve", &err);
+            }
+            for (int r = -1; r < reps; r++)
+                for (int k = 0; k < 2; k++) {
+                    double t0 = psw_now(), loss, gn;
+                    if (train) {
+                        psw_model_zero_grad(&m[k]);
+                        if (psw_model_forward_backward(&m[k], &batch, &ls, &loss, &err) != PSW_OK ||
+                            psw_model_adamw_step(&m[k], &opt, &gn, &err) != PSW_OK)
+                            die("step", &err);
+                    } else if (psw_model_forward(&m[k], &batch, pos, B, logits, &err) != PSW_OK) {
+                        die("forward", &err);
+                    }
+                    double dt = psw_now() - t0;
+                    if (r >= 0) (k ? tb : ta)[r] = dt;
+                }
+            double ma = median(ta, reps), mb = median(tb, reps);
+            printf("%s\t%d\t%s\t%.1f\t%.1f\t%.3f\n", s->name, threads,
+                   train ? "train_last(mlp)" : "forward(teacher)", BT / ma, BT / mb, ma / mb);
+            fflush(stdout);
+            psw_model_free(&m[0]);
+            psw_model_free(&m[1]);
+        }
+        free(tokens), free(logits), free(ta), free(tb);
+        psw_model_free(&base);
+    }
+    return 0;
+}

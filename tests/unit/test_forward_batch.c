@@ -1,0 +1,137 @@
+/* test_forward_batch.c: psw_model_forward is batch-invariant bit for bit. A batch of 5 sequences
+ * of lengths 1..52, right-padded, gives logits identical (memcmp) to the 5 sequences run alone
+ * (B = 1, T = their length):
+ *  - at the last position of each sequence (P = 5 vs P = 1 alone, the evaluation call), and at
+ *    every position (P = 112 vs P = length alone, the all-positions teacher cache call);
+ *  - with wider padding (T = 64) and with the sequences in another order;
+ *  - with OpenBLAS at 1 and at 2 threads;
+ *  - for a tiny OLMo2 whose widths are not multiples of 16 floats (C 48, HD 12, H 100, V 333:
+ *    rows start at every alignment) and a tiny Llama with GQA (4 heads on 2 kv heads, tied).
+ * Lengths 1..17 put a solo forward's projections into OpenBLAS's small-matrix sgemm kernel and
+ * its edge tiles, which a 5-sequence GEMM would not use: a forward with one GEMM over the B*T
+ * rows fails these checks (verified by hand). */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "psw/model.h"
+#include "test.h"
+
+enum { NS = 5, TMAX = 64 };
+static const int32_t seq_len[NS] = {9, 1, 33, 17, 52};
+
+static psw_model_config cfg_of(psw_arch arch) {
+    psw_model_config c = {0};
+    c.arch = arch;
+    bool olmo2 = arch == PSW_ARCH_OLMO2;
+    c.hidden_size = olmo2 ? 48 : 64;
+    c.intermediate_size = olmo2 ? 100 : 160;
+    c.num_layers = 2;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.head_dim = olmo2 ? 12 : 16;
+    c.vocab_size = olmo2 ? 333 : 1300;
+    c.max_position_embeddings = TMAX;
+    c.rope_theta = 10000.0f;
+    c.rms_norm_eps = 1e-6f;
+    c.tie_word_embeddings = !olmo2;
+    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
+    return c;
+}
+
+static int32_t token_of(int s, int t, int V) { return (int32_t)((s * 977 + t * 131 + 7) % V); }
+
+/* Logits of the batch made of sequences order[0..NS) padded to T; all = every position, else
+ * the last one of each sequence. Returns P; logits (P, V) are in batch order. */
+static int batch_logits(psw_model *m, const int *order, int T, bool all, float *logits) {
+    int V = m->cfg.vocab_size;
+    int32_t tokens[NS * TMAX], lengths[NS];
+    int64_t pos[NS * TMAX];
+    int P = 0;
+    for (int b = 0; b < NS; b++) {
+        int s = order[b];
+        lengths[b] = seq_len[s];
+        for (int t = 0; t < T; t++)
+            tokens[b * T + t] = t < seq_len[s] ? token_of(s, t, V) : (int32_t)((b + t) % V);
+        for (int t = all ? 0 : seq_len[s] - 1; t < seq_len[s]; t++) pos[P++] = (int64_t)b * T + t;
+    }
+    psw_batch batch = {tokens, lengths, NS, T};
+    psw_err err = {0};
+    CHECK_OK(psw_model_forward(m, &batch, pos, P, logits, &err), &err);
+    return P;
+}
+
+/* Logits of sequence s alone (B = 1, T = its length); returns the rows written. */
+static int solo_logits(psw_model *m, int s, bool all, float *logits) {
+    int V = m->cfg.vocab_size, len = seq_len[s];
+    int32_t tokens[TMAX];
+    int64_t pos[TMAX];
+    int P = 0;
+    for (int t = 0; t < len; t++) tokens[t] = token_of(s, t, V);
+    for (int t = all ? 0 : len - 1; t < len; t++) pos[P++] = t;
+    psw_batch batch = {tokens, &len, 1, len};
+    psw_err err = {0};
+    CHECK_OK(psw_model_forward(m, &batch, pos, P, logits, &err), &err);
+    return P;
+}
+
+static void check_arch(psw_arch arch, int threads) {
+    const char *name = arch == PSW_ARCH_OLMO2 ? "olmo2" : "llama";
+    openblas_set_num_threads(threads);
+    psw_model_config cfg = cfg_of(arch);
+    psw_model m;
+    psw_err err = {0};
+    CHECK_OK(psw_model_init(&m, &cfg, &err), &err);
+    psw_model_init_random(&m, 21, 0.3f);
+    CHECK_OK(psw_model_reserve(&m, NS, TMAX, NS * TMAX, false, &err), &err);
+    size_t V = (size_t)cfg.vocab_size;
+    float *solo = malloc(sizeof(float) * NS * TMAX * V);
+    float *got = malloc(sizeof(float) * NS * TMAX * V);
+    const int orders[2][NS] = {{0, 1, 2, 3, 4}, {4, 2, 0, 3, 1}};
+    const int widths[2] = {52, TMAX};
+    for (int all = 0; all < 2; all++) {
+        /* The solo rows, concatenated in sequence order. */
+        size_t row0[NS + 1] = {0};
+        for (int s = 0; s < NS; s++)
+            row0[s + 1] = row0[s] + (size_t)solo_logits(&m, s, all, solo + row0[s] * V);
+        bool finite = true;
+        for (size_t i = 0; i < row0[NS] * V; i++) finite &= isfinite(solo[i]) != 0;
+        CHECK(finite, "%s: solo logits are finite", name);
+        /* Not vacuous: the sequences' last rows differ from each other. */
+        CHECK(memcmp(solo + (row0[1] - 1) * V, solo + (row0[2] - 1) * V, V * sizeof *solo) != 0 &&
+                  memcmp(solo + (row0[3] - 1) * V, solo + (row0[5] - 1) * V, V * sizeof *solo) != 0,
+              "%s: different sequences give different logits", name);
+        for (int o = 0; o < 2; o++)
+            for (int w = 0; w < 2; w++) {
+                int P = batch_logits(&m, orders[o], widths[w], all, got);
+                CHECK((size_t)P == row0[NS], "%s: %d positions", name, P);
+                size_t r = 0;
+                int same = 0;
+                for (int b = 0; b < NS; b++) {
+                    int s = orders[o][b];
+                    size_t rows = row0[s + 1] - row0[s];
+                    same += memcmp(got + r * V, solo + row0[s] * V, rows * V * sizeof *got) == 0;
+                    r += rows;
+                }
+                CHECK(same == NS,
+                      "%s, %d threads, %s, order %d, T=%d: %d of %d sequences bit-identical to "
+                      "their solo forward",
+                      name, threads, all ? "all positions" : "last position", o, widths[w], same,
+                      NS);
+            }
+    }
+    free(solo);
+    free(got);
+    psw_model_free(&m);
+}
+
+int main(void) {
+    int threads0 = openblas_get_num_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        check_arch(PSW_ARCH_OLMO2, threads);
+        check_arch(PSW_ARCH_LLAMA, threads);
+    }
+    openblas_set_num_threads(threads0);
+    return psw_test_finish();
+}
