@@ -12,8 +12,8 @@
  * they see the same machine load; the median of `reps` timed calls after `warmup` untimed calls
  * each is reported, also the median process CPU time per call.
  *
- * Model FLOPs of one forward call (multiply-add = 2; the same accounting as bench_engine.c's
- * flops()), with H the MLP width of the model timed:
+ * Model FLOPs of one forward call (multiply-add = 2; psw_bench_forward_flops in
+ * bench_common.h), with H the MLP width of the model timed:
  *   linear layers, every token of every layer:  2 * L * B*T * (C*QD + 2*C*KD + QD*C + 3*C*H)
  *   causal attention, QK^T and PV over the T(T+1)/2 visible pairs per sequence and layer:
  *                                               2 * 2 * L * B * QD * T(T+1)/2
@@ -40,79 +40,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "psw/model.h"
 #include "psw/prune.h"
 
-typedef struct shape {
-    const char *name;
-    int C, L, NH, H, V, T, B;
-} shape;
-
-/* The shapes of bench_engine.c (issue 2's benchmark OLMo2 shapes). */
-static const shape SHAPES[] = {
-    {"tiny", 128, 4, 4, 512, 2048, 64, 16},
-    {"small", 512, 8, 8, 1408, 8192, 128, 8},
-    {"medium", 768, 12, 12, 2048, 32000, 128, 4},
-};
-#define N_SHAPES (int)(sizeof SHAPES / sizeof SHAPES[0])
 #define N_MODELS 3
 
-static psw_model_config config_of(const shape *s) {
-    psw_model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = PSW_ARCH_OLMO2;
-    c.hidden_size = s->C;
-    c.intermediate_size = s->H;
-    c.num_layers = s->L;
-    c.num_heads = s->NH;
-    c.num_kv_heads = s->NH;
-    c.head_dim = s->C / s->NH;
-    c.vocab_size = s->V;
-    c.max_position_embeddings = s->T;
-    c.rope_theta = 500000.0f;
-    c.rms_norm_eps = 1e-6f;
-    c.tie_word_embeddings = false;
-    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
-    return c;
-}
-
-/* Forward FLOPs with MLP width H (formula in the header comment). */
-static double forward_flops(const shape *s, int H) {
-    double C = s->C, V = s->V, T = s->T, B = s->B, L = s->L, h = H;
-    double QD = C, KD = C;
-    double lin = 2.0 * L * B * T * (C * QD + 2.0 * C * KD + QD * C + 3.0 * C * h);
-    double att = 2.0 * 2.0 * L * B * QD * T * (T + 1.0) / 2.0;
-    double head = 2.0 * C * V * B;
-    return lin + att + head;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t lcg_state = 0x9E3779B97F4A7C15ull;
-static uint32_t lcg(void) {
-    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(lcg_state >> 33);
-}
-
-static int bench_shape(const shape *s, const int *threads, int n_threads, int warmup, int reps) {
+static int bench_shape(const psw_bench_shape *s, const int *threads, int n_threads, int warmup, int reps) {
     psw_err err = {0};
     psw_model m[N_MODELS];
     memset(m, 0, sizeof m);
-    psw_model_config cfg = config_of(s);
+    psw_model_config cfg = psw_bench_config(s);
     int B = s->B, T = s->T, BT = B * T, V = s->V;
     int32_t *tokens = psw_xmalloc(sizeof(int32_t) * (size_t)BT);
     int32_t *lengths = psw_xmalloc(sizeof(int32_t) * (size_t)B);
@@ -125,7 +63,7 @@ static int bench_shape(const shape *s, const int *threads, int n_threads, int wa
         fprintf(stderr, "bench_pruned: %s: cannot allocate logits\n", s->name);
         goto done;
     }
-    for (int i = 0; i < BT; i++) tokens[i] = (int32_t)(lcg() % (uint32_t)V);
+    for (int i = 0; i < BT; i++) tokens[i] = (int32_t)(psw_bench_lcg() % (uint32_t)V);
     for (int b = 0; b < B; b++) lengths[b] = T, pos_last[b] = (int64_t)b * T + T - 1;
     psw_batch batch = {tokens, lengths, B, T};
 
@@ -143,19 +81,19 @@ static int bench_shape(const shape *s, const int *threads, int n_threads, int wa
         for (int r = -warmup; r < reps; r++)
             for (int j = 0; j < N_MODELS; j++) {
                 int k = (j + (r < 0 ? 0 : r)) % N_MODELS; /* rotate who goes first */
-                double t0 = psw_now(), c0 = cpu_now();
+                double t0 = psw_now(), c0 = psw_bench_cpu_now();
                 if (psw_model_forward(&m[k], &batch, pos_last, B, logits, &err) != PSW_OK)
                     goto fail;
-                double dt = psw_now() - t0, dc = cpu_now() - c0;
+                double dt = psw_now() - t0, dc = psw_bench_cpu_now() - c0;
                 if (r >= 0) times[k * reps + r] = dt, cpu[k * reps + r] = dc;
             }
         double med[N_MODELS], cmed[N_MODELS];
         for (int k = 0; k < N_MODELS; k++) {
-            med[k] = median(times + k * reps, reps);
-            cmed[k] = median(cpu + k * reps, reps);
+            med[k] = psw_bench_median(times + k * reps, reps);
+            cmed[k] = psw_bench_median(cpu + k * reps, reps);
         }
         int Hp = m[1].cfg.intermediate_size;
-        double f_full = forward_flops(s, s->H), f_pruned = forward_flops(s, Hp);
+        double f_full = psw_bench_forward_flops(s, s->H, s->B), f_pruned = psw_bench_forward_flops(s, Hp, s->B);
         double ratio = f_full / f_pruned, speedup = med[0] / med[1];
         double cpu_speedup = cmed[0] / cmed[1];
         printf("%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\t%.6f\t%.4f\t%.4f\t%.6f\t%.6f\t%.6f\t"
@@ -177,20 +115,6 @@ done:
 }
 
 /* Parses a comma list of ints in [1, 64] into out (max n); returns the count or -1. */
-static int parse_ints(const char *s, int *out, int n) {
-    int k = 0;
-    char *dup = psw_xstrdup(s), *save = NULL;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        long v;
-        if (k == n || !psw_parse_long(tok, &v) || v < 1 || v > 64) {
-            free(dup);
-            return -1;
-        }
-        out[k++] = (int)v;
-    }
-    free(dup);
-    return k;
-}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_pruned [--shapes tiny,small,medium] [--threads 1,2] [--warmup N] "
@@ -198,7 +122,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    bool shapes[N_SHAPES] = {true, true, true}, header = true;
+    bool shapes[PSW_BENCH_N_SHAPES] = {true, true, true}, header = true;
     int threads[8] = {1, 2}, n_threads = 2, warmup = 2, reps = 7;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -217,12 +141,12 @@ int main(int argc, char **argv) {
         }
         i++;
         if (!strcmp(a, "--shapes")) {
-            for (int s = 0; s < N_SHAPES; s++) shapes[s] = false;
+            for (int s = 0; s < PSW_BENCH_N_SHAPES; s++) shapes[s] = false;
             char *dup = psw_xstrdup(v), *save = NULL;
             for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int s = 0;
-                while (s < N_SHAPES && strcmp(tok, SHAPES[s].name) != 0) s++;
-                if (s == N_SHAPES) {
+                while (s < PSW_BENCH_N_SHAPES && strcmp(tok, psw_bench_shapes[s].name) != 0) s++;
+                if (s == PSW_BENCH_N_SHAPES) {
                     fprintf(stderr, "bench_pruned: --shapes %s: unknown shape %s\n", v, tok);
                     free(dup);
                     return 2;
@@ -231,7 +155,7 @@ int main(int argc, char **argv) {
             }
             free(dup);
         } else if (!strcmp(a, "--threads")) {
-            if ((n_threads = parse_ints(v, threads, 8)) < 1) {
+            if ((n_threads = psw_bench_parse_ints(v, threads, 8)) < 1) {
                 fprintf(stderr, "bench_pruned: --threads %s: want a list of 1..64\n", v);
                 return 2;
             }
@@ -251,7 +175,7 @@ int main(int argc, char **argv) {
                "pruned_s\tmlp1_s\tspeedup\tgoal_frac\tfull_cpu_s\tpruned_cpu_s\tmlp1_cpu_s\t"
                "cpu_speedup\tcpu_goal_frac\tmlp_share_full\tmlp_speedup\n");
     int rc = 0;
-    for (int s = 0; s < N_SHAPES; s++)
-        if (shapes[s]) rc |= bench_shape(&SHAPES[s], threads, n_threads, warmup, reps);
+    for (int s = 0; s < PSW_BENCH_N_SHAPES; s++)
+        if (shapes[s]) rc |= bench_shape(&psw_bench_shapes[s], threads, n_threads, warmup, reps);
     return rc;
 }
