@@ -9,6 +9,7 @@
 # difference between the modes next to the teacher's weight bytes. PSS charges a page shared by
 # k processes 1/k to each, so the workers' summed PSS counts the shared teacher once.
 set -eu
+. "$(cd "$(dirname "$0")" && pwd)/../../tests/mpi/rank_pid.sh"
 build=${1:?usage: pss.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 MPIEXEC=${MPIEXEC:-mpiexec}
@@ -34,18 +35,6 @@ cat > spec.json <<JSON
 }
 JSON
 
-# rank_pid PID RANK: pid of that rank's process below PID.
-rank_pid() {
-    local p
-    for p in $(pgrep -P "$1"); do
-        if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-            echo "$p"
-            return 0
-        fi
-        rank_pid "$p" "$2" && return 0
-    done
-    return 1
-}
 
 # kb PID FIELD: a field of smaps_rollup in kB (empty when the process is gone).
 kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }

@@ -55,19 +55,7 @@ mpi() {
     "$MPIEXEC" -np "$np" --oversubscribe "$PSW_CLI" "$@"
 }
 
-# rank_pid PID RANK: pid of that rank's prunesweep process, a descendant of PID (mpiexec, or a
-# subshell running it).
-rank_pid() {
-    local p
-    for p in $(pgrep -P "$1"); do
-        if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
-            echo "$p"
-            return 0
-        fi
-        rank_pid "$p" "$2" && return 0
-    done
-    return 1
-}
+. "$PSW_SOURCE_DIR/tests/mpi/rank_pid.sh"
 
 # wait_done LOG N [PID]: waits (up to 60 s) until LOG shows N finished rows.
 wait_done() {
