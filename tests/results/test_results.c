@@ -826,6 +826,23 @@ done:
  * write, simulated here with raw HDF5 calls under RLIMIT_FSIZE) leaves a superblock that records
  * more bytes than the file has; HDF5 calls that file truncated. Resume must recover it with the
  * committed rows intact. */
+/* Waits for the child writer that tore `path` (exit 0 = its write failed at the size limit)
+ * and checks the tear: the superblock records more bytes than the file has. */
+static void expect_torn(pid_t pid, const char *path, const char *what) {
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "%s: the child's write did not fail (exit %d)",
+          what, WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    haddr_t eoa = 0;
+    struct stat sb;
+    CHECK(fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && stat(path, &sb) == 0 &&
+              (long long)eoa > (long long)sb.st_size,
+          "%s: file has %lld bytes, superblock records %llu", what, (long long)sb.st_size,
+          (unsigned long long)eoa);
+    if (fid >= 0) H5Fclose(fid);
+}
+
 static void test_failed_flush(const char *dir) {
     char *path = join(dir, "torn.h5");
     psw_results_meta meta = fx_meta();
@@ -873,19 +890,8 @@ static void test_failed_flush(const char *dir) {
         free(path);
         _exit(w < 0 || fl < 0 ? 0 : 6); /* dies like a writer killed after its failure */
     }
-    int wst = 0;
-    waitpid(pid, &wst, 0);
-    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "flush under the limit failed (child %d)",
-          WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
     /* Precondition: the superblock records more bytes than the file has. */
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-    haddr_t eoa = 0;
-    struct stat sb;
-    CHECK(fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && stat(path, &sb) == 0 &&
-              (long long)eoa > (long long)sb.st_size,
-          "torn: file has %lld bytes, superblock records %llu", (long long)sb.st_size,
-          (unsigned long long)eoa);
-    if (fid >= 0) H5Fclose(fid);
+    expect_torn(pid, path, "torn");
 
     CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
     if (!r) goto done;
@@ -1084,18 +1090,7 @@ static void test_torn_batch(const char *dir) {
         free(path);
         _exit(w < 0 || fl < 0 ? 0 : 8);
     }
-    int wst = 0;
-    waitpid(pid, &wst, 0);
-    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "torn batch: child %d",
-          WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-    haddr_t eoa = 0;
-    struct stat sb;
-    CHECK(fid >= 0 && H5Fget_eoa(fid, &eoa) >= 0 && stat(path, &sb) == 0 &&
-              (long long)eoa > (long long)sb.st_size,
-          "torn batch: file has %lld bytes, superblock records %llu", (long long)sb.st_size,
-          (unsigned long long)eoa);
-    if (fid >= 0) H5Fclose(fid);
+    expect_torn(pid, path, "torn batch");
 
     CHECK_OK(psw_results_open(path, &meta, &r, &err), &err);
     if (!r) goto done;
