@@ -1,5 +1,5 @@
 /* bench_bf16.c: the speed cost of holding frozen weights in bf16 (issue #8). On the small and
- * medium OLMo2 shapes of bench_engine.c, with training.trainable = mlp, two models with the same
+ * medium OLMo2 shapes of bench_common.h, with training.trainable = mlp, two models with the same
  * (bf16-representable) weights: A all fp32, B with every non-MLP kind in bf16 (converted to fp32
  * scratch one layer at a time). Cases:
  *   train_last  one training step (zero_grad + forward + backward + AdamW), CE at the last position
@@ -14,49 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_common.h"
 #include "psw/model.h"
 #include "psw/safetensors.h"
 
-typedef struct shape {
-    const char *name;
-    int C, L, NH, H, V, T, B;
-} shape;
-
-static const shape SHAPES[] = {
-    {"small", 512, 8, 8, 1408, 8192, 128, 8},
-    {"medium", 768, 12, 12, 2048, 32000, 128, 4},
-};
-
 #define ALL ((1u << PSW_GROUP_COUNT) - 1u)
 #define MLP (1u << PSW_GROUP_MLP)
-
-static psw_model_config config_of(const shape *s) {
-    psw_model_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = PSW_ARCH_OLMO2;
-    c.hidden_size = s->C;
-    c.intermediate_size = s->H;
-    c.num_layers = s->L;
-    c.num_heads = s->NH;
-    c.num_kv_heads = s->NH;
-    c.head_dim = s->C / s->NH;
-    c.vocab_size = s->V;
-    c.max_position_embeddings = s->T;
-    c.rope_theta = 500000.0f;
-    c.rms_norm_eps = 1e-6f;
-    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
-    return c;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const psw_err *err) {
     fprintf(stderr, "bench_bf16: %s: %s\n", what, err->msg);
@@ -71,9 +34,9 @@ int main(int argc, char **argv) {
     }
     openblas_set_num_threads(threads);
     printf("shape\tthreads\tmode\ttok_s_f32\ttok_s_bf16\tratio\n");
-    for (size_t si = 0; si < sizeof SHAPES / sizeof *SHAPES; si++) {
-        const shape *s = &SHAPES[si];
-        psw_model_config cfg = config_of(s);
+    for (int si = 1; si < PSW_BENCH_N_SHAPES; si++) { /* small, medium */
+        const psw_bench_shape *s = &psw_bench_shapes[si];
+        psw_model_config cfg = psw_bench_config(s);
         psw_err err;
         psw_model base;
         if (psw_model_init(&base, &cfg, &err) != PSW_OK) die("init", &err);
@@ -81,6 +44,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < base.params.total; i++)
             base.params.base[i] = psw_bf16_to_f32(psw_f32_to_bf16(base.params.base[i]));
         int B = s->B, T = s->T, BT = B * T;
+        PSW_ASSERT(B <= 8); /* lengths, targets, pos below */
         int32_t *tokens = psw_xmalloc(sizeof(int32_t) * (size_t)BT), lengths[8];
         int32_t targets[8];
         int64_t pos[8];
@@ -119,7 +83,7 @@ int main(int argc, char **argv) {
                     double dt = psw_now() - t0;
                     if (r >= 0) (k ? tb : ta)[r] = dt;
                 }
-            double ma = median(ta, reps), mb = median(tb, reps);
+            double ma = psw_bench_median(ta, reps), mb = psw_bench_median(tb, reps);
             printf("%s\t%d\t%s\t%.1f\t%.1f\t%.3f\n", s->name, threads,
                    train ? "train_last(mlp)" : "forward(teacher)", BT / ma, BT / mb, ma / mb);
             fflush(stdout);

@@ -57,10 +57,6 @@ static psw_status params_alloc_storage(const psw_model_config *cfg, unsigned bf1
     return PSW_OK;
 }
 
-psw_status psw_params_alloc(const psw_model_config *cfg, psw_params *p, psw_err *err) {
-    return params_alloc_storage(cfg, 0u, p, err);
-}
-
 void psw_params_layout_trainable(const psw_model_config *cfg, const bool *trainable,
                                  psw_params *layout) {
     psw_params_layout(cfg, layout);

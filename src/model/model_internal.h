@@ -4,8 +4,6 @@
 
 #include "psw/model.h"
 
-/* Allocates a zeroed arena laid out for cfg; on failure p is left freeable. */
-psw_status psw_params_alloc(const psw_model_config *cfg, psw_params *p, psw_err *err);
 void psw_params_free(psw_params *p);
 /* Layout of cfg restricted to the kinds with trainable[i]: the others get count 0, and total
  * sums the rest (the gradient and AdamW layout). No allocation. */
@@ -76,7 +74,9 @@ void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t
 /* Backward of psw_head_forward (not per_seq): dx (P, C) += dlogits (P, V) @ head when dx is
  * non-NULL, dhead (V, C) += dlogits^T @ x when dhead is non-NULL (fp32 heads only: a bf16 head is
  * frozen). A bf16 head is converted in chunks of columns, so each dx element is still one sum over
- * all of V in one sgemm. */
+ * all of V in one sgemm; when C takes several chunks, OpenBLAS may still round an element
+ * differently than in the one sgemm of an fp32 head (other N), so the two agree to fp32 rounding,
+ * and bit for bit when the head fits one chunk (psw_head_chunk_floats). */
 void psw_head_backward(psw_model *m, float *dx, float *dhead, const float *dlogits,
                        const float *x, int P);
 

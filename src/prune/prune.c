@@ -198,8 +198,9 @@ psw_status psw_prune_mlp_storage(const psw_model *src, double retention, psw_pru
     /* src's trainable flags, except that dst's bf16 kinds stay frozen (init_storage) and a kind
      * frozen in src only because src stores it as bf16 may train in dst. */
     for (int i = 0; i < PSW_P_COUNT; i++)
-        dst->trainable[i] = dst->trainable[i] && (src->trainable[i] || sp->bf16[i] ||
-                                                  ((sp->bf16_groups >> psw_param_group_of((psw_param_id)i)) & 1u));
+        dst->trainable[i] =
+            dst->trainable[i] &&
+            (src->trainable[i] || ((sp->bf16_groups >> psw_param_group_of((psw_param_id)i)) & 1u));
     if (kept_out) memcpy(kept_out, kept, L * (size_t)keep * sizeof *kept);
     if (report) psw_prune_report_fill(&dst->cfg, cfg, report);
     free(scores);
