@@ -17,21 +17,7 @@
 #define MAX_SAMPLES 200
 
 static psw_model_config tiny_config(psw_arch arch, bool tied) {
-    psw_model_config c = {0};
-    c.arch = arch;
-    c.hidden_size = 16;
-    c.intermediate_size = 24;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 4;
-    c.vocab_size = 37;
-    c.max_position_embeddings = 64;
-    c.rope_theta = 10000.0f;
-    c.rms_norm_eps = 1e-5f;
-    c.tie_word_embeddings = tied;
-    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
-    return c;
+    return psw_test_tiny_config(arch, tied, 64);
 }
 
 typedef struct fixture {

@@ -83,3 +83,21 @@ int psw_test_finish(void) {
     printf("%d passed, %d failed\n", psw_test_passed, psw_test_failed);
     return psw_test_failed == 0 && psw_test_passed > 0 ? 0 : 1;
 }
+
+psw_model_config psw_test_tiny_config(psw_arch arch, bool tied, int max_positions) {
+    psw_model_config c = {0};
+    c.arch = arch;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_layers = 2;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.head_dim = 4;
+    c.vocab_size = 37;
+    c.max_position_embeddings = max_positions;
+    c.rope_theta = 10000.0f;
+    c.rms_norm_eps = 1e-5f;
+    c.tie_word_embeddings = tied;
+    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
+    return c;
+}

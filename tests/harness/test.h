@@ -5,10 +5,12 @@
 #ifndef PSW_TEST_H
 #define PSW_TEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 #include "psw/common.h"
+#include "psw/config.h"
 
 #define PSW_TEST_SKIP 77
 
@@ -34,6 +36,10 @@ void psw_test_check_fails(psw_status st, const psw_err *err, psw_status want, co
  * the max difference (llm.c style). Returns 1 if all match. */
 int psw_test_check_tensor(const char *name, const float *got, const float *want, size_t n,
                           double atol, double rtol);
+
+/* The tests' tiny transformer: C=16 H=24 L=2 NH=4 NKV=2 (GQA) HD=4 V=37, rope_theta 1e4, RMSNorm
+ * eps 1e-5, no special token ids. */
+psw_model_config psw_test_tiny_config(psw_arch arch, bool tied, int max_positions);
 
 const char *psw_test_shared_dir(void);
 /* Path of a fresh temporary directory (caller frees); aborts on failure. */

@@ -12,20 +12,7 @@
 
 /* Llama, C=16 H=24 L=2 NH=4 NKV=2 HD=4 V=37, untied head. */
 static psw_model_config tiny(void) {
-    psw_model_config c = {0};
-    c.arch = PSW_ARCH_LLAMA;
-    c.hidden_size = 16;
-    c.intermediate_size = 24;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 4;
-    c.vocab_size = 37;
-    c.max_position_embeddings = 8;
-    c.rope_theta = 10000.0f;
-    c.rms_norm_eps = 1e-5f;
-    c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
-    return c;
+    return psw_test_tiny_config(PSW_ARCH_LLAMA, false, 8);
 }
 
 /* Hand counts: embed 37*16 = 592; per layer q 256, k 128, v 128, o 256, attn norm 16,
