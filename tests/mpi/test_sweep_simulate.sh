@@ -76,11 +76,8 @@ grep -q "$n already finished, $((503 - n)) to run" kill.resume.log ||
 $PY "$PSW_SOURCE_DIR/tests/mpi/fault_rows.py" intact kill.before kill.h5 || fail "kill: rows changed"
 $CHECK once kill.h5 503 || fail "kill: rows after the resume"
 grep -qE 'sweep: [0-9]+ rows written in [0-9]+ appends' kill.resume.log || fail "kill: no rate line"
-$PY - kill.resume.log <<'PY' || fail "kill: the fast resume never batched rows"
-import re, sys
-m = re.search(r"sweep: ([0-9]+) rows written in ([0-9]+) appends", open(sys.argv[1]).read())
-assert int(m.group(2)) < int(m.group(1)), m.group(0)
-PY
+# (Whether rows were grouped depends on the disk's fsync speed, so it is not asserted here;
+# tests/results/test_results.c checks group appends directly.)
 
 # A real run refuses the simulated file (serially and under mpirun), and appends nothing.
 rc=0
