@@ -1,6 +1,7 @@
 /* bench_common.c: see bench_common.h. */
 #include "bench_common.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,4 +76,58 @@ int psw_bench_parse_ints(const char *s, int *out, int n) {
     }
     free(dup);
     return k;
+}
+
+bool psw_bench_parse_names(const char *s, const char *const *names, int n, bool *sel) {
+    bool ok = true;
+    char *dup = psw_xstrdup(s), *save = NULL;
+    for (int i = 0; i < n; i++) sel[i] = false;
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int i = 0;
+        while (i < n && strcmp(tok, names[i]) != 0) i++;
+        if (i == n) ok = false;
+        else sel[i] = true;
+    }
+    free(dup);
+    return ok;
+}
+
+void psw_bench_opts_default(psw_bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    for (int s = 0; s < PSW_BENCH_N_SHAPES; s++) o->shapes[s] = true;
+    o->threads[0] = 1, o->threads[1] = 2, o->n_threads = 2;
+    o->warmup = 2, o->reps = 7, o->header = true;
+}
+
+int psw_bench_common_option(const char *prog, int argc, char **argv, int *i, psw_bench_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--no-header")) {
+        o->header = false;
+        return 1;
+    }
+    bool known = !strcmp(a, "--shapes") || !strcmp(a, "--threads") || !strcmp(a, "--warmup") ||
+                 !strcmp(a, "--reps");
+    if (!known) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s: %s needs a value\n", prog, a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    long x;
+    if (!strcmp(a, "--shapes")) {
+        const char *names[PSW_BENCH_N_SHAPES];
+        for (int s = 0; s < PSW_BENCH_N_SHAPES; s++) names[s] = psw_bench_shapes[s].name;
+        if (psw_bench_parse_names(v, names, PSW_BENCH_N_SHAPES, o->shapes)) return 1;
+        fprintf(stderr, "%s: --shapes %s: unknown shape (tiny, small, medium)\n", prog, v);
+    } else if (!strcmp(a, "--threads")) {
+        if ((o->n_threads = psw_bench_parse_ints(v, o->threads, 8)) >= 1) return 1;
+        fprintf(stderr, "%s: --threads %s: want a list of 1..64\n", prog, v);
+    } else if (!strcmp(a, "--warmup")) {
+        if (psw_parse_long(v, &x) && x >= 0 && x < 1000) return o->warmup = (int)x, 1;
+        fprintf(stderr, "%s: --warmup %s: want 0..999\n", prog, v);
+    } else {
+        if (psw_parse_long(v, &x) && x >= 1 && x < 1000) return o->reps = (int)x, 1;
+        fprintf(stderr, "%s: --reps %s: want 1..999\n", prog, v);
+    }
+    return -1;
 }

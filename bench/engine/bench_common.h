@@ -4,6 +4,7 @@
 #ifndef PSW_BENCH_COMMON_H
 #define PSW_BENCH_COMMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "psw/config.h"
@@ -37,5 +38,23 @@ double psw_bench_cpu_now(void);
 uint32_t psw_bench_lcg(void);
 /* Parses a comma list of up to n integers in 1..64 into out; returns the count, -1 on error. */
 int psw_bench_parse_ints(const char *s, int *out, int n);
+/* Marks the names of a comma list in sel (names[i] -> sel[i], the others false); false on an
+ * unknown name. */
+bool psw_bench_parse_names(const char *s, const char *const *names, int n, bool *sel);
+
+/* The options every engine benchmark takes: --shapes tiny,small,medium  --threads 1,2
+ * --warmup N  --reps N  --no-header. */
+typedef struct psw_bench_opts {
+    bool shapes[PSW_BENCH_N_SHAPES];
+    int threads[8], n_threads;
+    int warmup, reps;
+    bool header;
+} psw_bench_opts;
+/* Defaults: every shape, threads 1 and 2, warmup 2, reps 7, header on. */
+void psw_bench_opts_default(psw_bench_opts *o);
+/* Handles argv[*i] when it is one of the options above, advancing *i past its value. Returns 1
+ * when handled, 0 when argv[*i] is not one of them, -1 after printing "PROG: ..." for a missing
+ * or bad value. */
+int psw_bench_common_option(const char *prog, int argc, char **argv, int *i, psw_bench_opts *o);
 
 #endif

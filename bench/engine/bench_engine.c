@@ -156,88 +156,50 @@ static void usage(FILE *f) {
             "                    [--sgemm N] [--sgemm-only] [--no-header]\n");
 }
 
-/* Parses a comma list of ints into out (max n); returns the count or -1. */
-
-/* Marks the names of a comma list in sel (names[i] -> sel[i]); false on an unknown name. */
-static bool parse_names(const char *s, const char *const *names, int n, bool *sel) {
-    bool ok = true;
-    char *dup = psw_xstrdup(s), *save = NULL;
-    for (int i = 0; i < n; i++) sel[i] = false;
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int i = 0;
-        while (i < n && strcmp(tok, names[i]) != 0) i++;
-        if (i == n) ok = false;
-        else sel[i] = true;
-    }
-    free(dup);
-    return ok;
-}
-
 int main(int argc, char **argv) {
-    const char *shape_names[PSW_BENCH_N_SHAPES];
-    for (int i = 0; i < PSW_BENCH_N_SHAPES; i++) shape_names[i] = psw_bench_shapes[i].name;
-    bool shapes[PSW_BENCH_N_SHAPES] = {true, true, true}, modes[MODE_COUNT] = {true, true, true};
-    int threads[8] = {1, 2}, n_threads = 2, warmup = 2, reps = 7, sgemm_n = 0;
-    bool header = true, sgemm_only = false;
+    psw_bench_opts o;
+    psw_bench_opts_default(&o);
+    bool modes[MODE_COUNT] = {true, true, true}, sgemm_only = false;
+    int sgemm_n = 0;
     for (int i = 1; i < argc; i++) {
+        int r = psw_bench_common_option("bench_engine", argc, argv, &i, &o);
+        if (r < 0) return 2;
+        if (r > 0) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x;
-        if (!strcmp(a, "--no-header")) {
-            header = false;
-            continue;
-        }
         if (!strcmp(a, "--sgemm-only")) {
             sgemm_only = true;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "bench_engine: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--shapes")) {
-            if (!parse_names(v, shape_names, PSW_BENCH_N_SHAPES, shapes)) {
-                fprintf(stderr, "bench_engine: --shapes %s: unknown shape\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--modes")) {
-            if (!parse_names(v, MODE_NAMES, MODE_COUNT, modes)) {
+        } else if (!strcmp(a, "--modes") && v) {
+            i++;
+            if (!psw_bench_parse_names(v, MODE_NAMES, MODE_COUNT, modes)) {
                 fprintf(stderr, "bench_engine: --modes %s: unknown mode\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--threads")) {
-            if ((n_threads = psw_bench_parse_ints(v, threads, 8)) < 1) {
-                fprintf(stderr, "bench_engine: --threads %s: want a list of 1..64\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--warmup") && psw_parse_long(v, &x) && x >= 0 && x < 1000) {
-            warmup = (int)x;
-        } else if (!strcmp(a, "--reps") && psw_parse_long(v, &x) && x >= 1 && x < 1000) {
-            reps = (int)x;
-        } else if (!strcmp(a, "--sgemm") && psw_parse_long(v, &x) && x >= 0 && x <= 16384) {
+        } else if (!strcmp(a, "--sgemm") && v && psw_parse_long(v, &x) && x >= 0 && x <= 16384) {
+            i++;
             sgemm_n = (int)x;
         } else {
-            fprintf(stderr, "bench_engine: bad option or value: %s %s\n", a, v);
+            fprintf(stderr, "bench_engine: bad option or value: %s%s%s\n", a, v ? " " : "",
+                    v ? v : "");
             usage(stderr);
             return 2;
         }
     }
     /* The BLAS the figures depend on, for the report (stderr keeps stdout a clean table). */
     fprintf(stderr, "# openblas %s, core %s\n", openblas_get_config(), openblas_get_corename());
-    if (header)
+    if (o.header)
         printf("impl\tshape\tthreads\tmode\ttokens\tmodel_gflop\tmedian_s\tmin_s\ttok_s\tgflops\tcpu_s\n");
     int rc = 0;
-    for (int t = 0; t < n_threads; t++)
-        if (sgemm_n > 0) rc |= bench_sgemm(sgemm_n, threads[t], reps);
+    for (int t = 0; t < o.n_threads; t++)
+        if (sgemm_n > 0) rc |= bench_sgemm(sgemm_n, o.threads[t], o.reps);
     if (sgemm_only) return rc;
     for (int s = 0; s < PSW_BENCH_N_SHAPES; s++) {
-        if (!shapes[s]) continue;
-        for (int t = 0; t < n_threads; t++)
-            rc |= bench_shape(&psw_bench_shapes[s], threads[t], modes, warmup, reps);
+        if (!o.shapes[s]) continue;
+        for (int t = 0; t < o.n_threads; t++)
+            rc |= bench_shape(&psw_bench_shapes[s], o.threads[t], modes, o.warmup, o.reps);
     }
     return rc;
 }

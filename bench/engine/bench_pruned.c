@@ -122,60 +122,28 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-    bool shapes[PSW_BENCH_N_SHAPES] = {true, true, true}, header = true;
-    int threads[8] = {1, 2}, n_threads = 2, warmup = 2, reps = 7;
+    psw_bench_opts o;
+    psw_bench_opts_default(&o);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long x;
-        if (!strcmp(a, "--no-header")) {
-            header = false;
-            continue;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        int r = psw_bench_common_option("bench_pruned", argc, argv, &i, &o);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         }
-        if (!v) {
-            fprintf(stderr, "bench_pruned: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--shapes")) {
-            for (int s = 0; s < PSW_BENCH_N_SHAPES; s++) shapes[s] = false;
-            char *dup = psw_xstrdup(v), *save = NULL;
-            for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                int s = 0;
-                while (s < PSW_BENCH_N_SHAPES && strcmp(tok, psw_bench_shapes[s].name) != 0) s++;
-                if (s == PSW_BENCH_N_SHAPES) {
-                    fprintf(stderr, "bench_pruned: --shapes %s: unknown shape %s\n", v, tok);
-                    free(dup);
-                    return 2;
-                }
-                shapes[s] = true;
-            }
-            free(dup);
-        } else if (!strcmp(a, "--threads")) {
-            if ((n_threads = psw_bench_parse_ints(v, threads, 8)) < 1) {
-                fprintf(stderr, "bench_pruned: --threads %s: want a list of 1..64\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--warmup") && psw_parse_long(v, &x) && x >= 0 && x < 1000) {
-            warmup = (int)x;
-        } else if (!strcmp(a, "--reps") && psw_parse_long(v, &x) && x >= 1 && x < 1000) {
-            reps = (int)x;
-        } else {
-            fprintf(stderr, "bench_pruned: bad option or value: %s %s\n", a, v);
-            usage(stderr);
-            return 2;
-        }
+        fprintf(stderr, "bench_pruned: unknown option %s\n", argv[i]);
+        usage(stderr);
+        return 2;
     }
     fprintf(stderr, "# openblas %s, core %s\n", openblas_get_config(), openblas_get_corename());
-    if (header)
+    if (o.header)
         printf("shape\tthreads\tH\tH_pruned\tgflop_full\tgflop_pruned\tflop_ratio\tfull_s\t"
                "pruned_s\tmlp1_s\tspeedup\tgoal_frac\tfull_cpu_s\tpruned_cpu_s\tmlp1_cpu_s\t"
                "cpu_speedup\tcpu_goal_frac\tmlp_share_full\tmlp_speedup\n");
     int rc = 0;
     for (int s = 0; s < PSW_BENCH_N_SHAPES; s++)
-        if (shapes[s]) rc |= bench_shape(&psw_bench_shapes[s], threads, n_threads, warmup, reps);
+        if (o.shapes[s])
+            rc |= bench_shape(&psw_bench_shapes[s], o.threads, o.n_threads, o.warmup, o.reps);
     return rc;
 }
