@@ -27,16 +27,7 @@ run() { # run NAME CMD...: passes when CMD exits 0; prints its output
     printf '%s\n' "$out"
     if [ $rc -ne 0 ]; then echo "FAIL $name (exit $rc)"; fail=1; fi
 }
-check() { # check NAME WANT_RC WANT_SUBSTRING CMD...
-    local name=$1 want_rc=$2 want=$3; shift 3
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc -ne "$want_rc" ]; then echo "FAIL $name: exit $rc, want $want_rc: $out"; fail=1; return; fi
-    if ! printf '%s\n' "$out" | grep -qF -- "$want"; then
-        echo "FAIL $name: output lacks '$want':"; printf '%s\n' "$out"; fail=1; return
-    fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/check.sh"
 $py -c 'import torch' 2>/dev/null || echo "note: /usr/bin/python3 has no torch: logits parts report skipped"
 
 # Controls: the fixtures written by make_fixture.py's own HF-layout writer pass.

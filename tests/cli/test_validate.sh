@@ -6,16 +6,7 @@ set -u
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check NAME WANT_RC WANT_SUBSTRING_OF_OUTPUT CMD...
-    local name=$1 want_rc=$2 want=$3; shift 3
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc -ne "$want_rc" ]; then echo "FAIL $name: exit $rc, want $want_rc: $out"; fail=1; return; fi
-    if ! printf '%s\n' "$out" | grep -qF -- "$want"; then
-        echo "FAIL $name: output lacks '$want':"; printf '%s\n' "$out"; fail=1; return
-    fi
-    echo "ok $name"
-}
+. "$(dirname "$0")/check.sh"
 
 mkdir -p "$tmp/exp"
 cat > "$tmp/exp/s.json" <<'JSON'
