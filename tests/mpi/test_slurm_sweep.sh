@@ -4,7 +4,8 @@
 # time-limit signal (scancel --signal=USR1 --batch, what --signal=B:USR1@N delivers), forwards it,
 # prunesweep stops with exit 3, the script requeues the job, the second run (SLURM_RESTART_COUNT
 # 1) resumes and completes; the results file then holds every configuration exactly once, and
-# analysis/summary.py reads it. Skips (77) loudly only where SLURM is not installed.
+# analysis/summary.py reads it. Before it, slurm/prepare.sbatch builds the teacher cache as its
+# own job, which the sweep then reuses. Skips (77) loudly only where SLURM is not installed.
 set -u
 . "$(dirname "$0")/slurm_cluster.sh"
 slurm_require
@@ -42,6 +43,23 @@ JSON
 
 cd "$WORK"
 export PSW_BIN="$PSW_CLI" PSW_GRACE=30
+
+# slurm/prepare.sbatch through sbatch: validate, plan, then the teacher cache alone (no results
+# file); the sweep job below then finds the cache and does not build it again.
+pjob=$(sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task="$(nproc)" --time=30 \
+       --output="$WORK/prep.out" "$PSW_SOURCE_DIR/slurm/prepare.sbatch" "$WORK/slow.json") \
+    || fail "sbatch refused prepare.sbatch"
+for _ in $(seq 600); do
+    [ -z "$(squeue -h -j "$pjob" 2>/dev/null)" ] && break
+    sleep 0.1
+done
+[ -z "$(squeue -h -j "$pjob" 2>/dev/null)" ] || { cat "$WORK/prep.out"; fail "prepare job still queued or running after 60 s"; }
+grep -q '^grid: 12 configurations' "$WORK/prep.out" || { cat "$WORK/prep.out"; fail "prepare: no validate output"; }
+grep -q 'fits; at most' "$WORK/prep.out" || { cat "$WORK/prep.out"; fail "prepare: no plan output"; }
+grep -q 'sweep: teacher cache built in' "$WORK/prep.out" || { cat "$WORK/prep.out"; fail "prepare: cache not built"; }
+ls "$WORK"/slow.h5.cache/teacher-*.bin > /dev/null 2>&1 || fail "prepare: no cache file"
+[ ! -e "$WORK/slow.h5" ] || fail "prepare.sbatch created a results file"
+echo "ok   prepare.sbatch (job $pjob): validated, planned, teacher cache built, no results file"
 jobid=$(sbatch --parsable --nodes=1 --ntasks=1 --cpus-per-task="$(nproc)" --time=30 \
         --output="$WORK/job.out" "$PSW_SOURCE_DIR/slurm/sweep.sbatch" "$WORK/slow.json") \
     || fail "sbatch refused the script"
@@ -74,6 +92,7 @@ grep -q "prunesweep exited with 3" <<<"$out" || { echo "$out"; fail "the first r
 grep -q "stopped (resumable): scontrol requeue $jobid" <<<"$out" || { echo "$out"; fail "no requeue"; }
 grep -q "job $jobid restart 1:" <<<"$out" || { echo "$out"; fail "no second run with SLURM_RESTART_COUNT 1"; }
 grep -q "srun --mpi=pmix --ntasks=2" <<<"$out" || { echo "$out"; fail "not launched as 2 ranks by srun"; }
+grep -q "after building the teacher cache" <<<"$out" && { echo "$out"; fail "the sweep rebuilt the prepared cache"; }
 echo "ok   stopped with 3, requeued, restarted (SLURM_RESTART_COUNT=1), completed"
 
 $PY "$PSW_SOURCE_DIR/tests/mpi/check_results.py" once "$WORK/slow.h5" 15 \
