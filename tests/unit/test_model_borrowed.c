@@ -27,22 +27,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-static void small_config(psw_model_config *cfg, psw_arch arch, bool tied) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->arch = arch;
-    cfg->hidden_size = 16;
-    cfg->intermediate_size = 24;
-    cfg->num_layers = 2;
-    cfg->num_heads = 4;
-    cfg->num_kv_heads = 2;
-    cfg->head_dim = 4;
-    cfg->vocab_size = 32;
-    cfg->max_position_embeddings = 16;
-    cfg->rope_theta = 10000.0f;
-    cfg->rms_norm_eps = 1e-6f;
-    cfg->tie_word_embeddings = tied;
-    cfg->bos_token_id = cfg->eos_token_id = cfg->pad_token_id = -1;
-}
 
 /* A read-only page-aligned copy of src's parameters (munmap with bytes). */
 static float *readonly_copy(const psw_model *src, size_t *bytes) {
@@ -87,7 +71,7 @@ static double causal_loss(psw_model *m, psw_err *err) {
 
 static void test_borrowed(psw_arch arch, bool tied, const char *name) {
     psw_model_config cfg;
-    small_config(&cfg, arch, tied);
+    cfg = psw_test_tiny_config(arch, tied, 16);
     psw_err err = {0};
     psw_model owned, borrowed;
     CHECK_OK(psw_model_init(&owned, &cfg, &err), &err);
@@ -142,7 +126,7 @@ static void test_borrowed(psw_arch arch, bool tied, const char *name) {
 
 static void test_refusals(void) {
     psw_model_config cfg;
-    small_config(&cfg, PSW_ARCH_OLMO2, false);
+    cfg = psw_test_tiny_config(PSW_ARCH_OLMO2, false, 16);
     psw_params lay;
     psw_params_layout(&cfg, &lay);
     psw_err err = {0};
@@ -168,7 +152,7 @@ static void test_refusals(void) {
 
 static void test_load_into(void) {
     psw_model_config cfg;
-    small_config(&cfg, PSW_ARCH_LLAMA, true);
+    cfg = psw_test_tiny_config(PSW_ARCH_LLAMA, true, 16);
     psw_err err = {0};
     psw_model owned;
     CHECK_OK(psw_model_init(&owned, &cfg, &err), &err);
