@@ -27,7 +27,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
-
 /* A read-only page-aligned copy of src's parameters (munmap with bytes). */
 static float *readonly_copy(const psw_model *src, size_t *bytes) {
     *bytes = src->params.total * sizeof(float);
