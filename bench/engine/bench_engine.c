@@ -6,7 +6,10 @@
  *              every position of every sequence (P = B*T, random targets);
  *   train_last the same step with the loss on the last position of each sequence only (P = B);
  *   forward    forward only, logits at the last position of each sequence (P = B), on an
- *              inference reservation (as evaluation and teacher models run).
+ *              inference reservation (as evaluation and teacher models run): psw_model_forward's
+ *              default, GEMMs per sequence (batch-invariant);
+ *   forward_batched  the same with batched_forward (training.eval_forward "batched"): one GEMM
+ *              over the batch's rows.
  * tokens/s counts the B*T input tokens per call. Each case runs `warmup` untimed calls, then
  * `reps` timed ones; the median (and minimum) are printed.
  *
@@ -27,14 +30,23 @@
 #include "bench_common.h"
 #include "psw/model.h"
 
-typedef enum mode { MODE_TRAIN_ALL = 0, MODE_TRAIN_LAST, MODE_FORWARD, MODE_COUNT } mode;
-static const char *MODE_NAMES[MODE_COUNT] = {"train_all", "train_last", "forward"};
+/* forward: psw_model_forward as evaluation runs it by default (per sequence, batch-invariant);
+ * forward_batched: with batched_forward (training.eval_forward "batched"), one GEMM per batch. */
+typedef enum mode {
+    MODE_TRAIN_ALL = 0,
+    MODE_TRAIN_LAST,
+    MODE_FORWARD,
+    MODE_FORWARD_BATCHED,
+    MODE_COUNT
+} mode;
+static const char *MODE_NAMES[MODE_COUNT] = {"train_all", "train_last", "forward",
+                                             "forward_batched"};
 
 /* Model FLOPs of one call (psw_bench_forward_flops); a training step is 3x the forward
  * (backward = 2x forward, the usual 6*N*tokens rule); AdamW is not counted. */
 static double flops(const psw_bench_shape *s, mode md) {
     double fwd = psw_bench_forward_flops(s, s->H, md == MODE_TRAIN_ALL ? (double)s->B * s->T : s->B);
-    return md == MODE_FORWARD ? fwd : 3.0 * fwd;
+    return md == MODE_FORWARD || md == MODE_FORWARD_BATCHED ? fwd : 3.0 * fwd;
 }
 
 /* Runs one shape at one thread count for the selected modes; prints one line per mode. */
@@ -75,9 +87,10 @@ static int bench_shape(const psw_bench_shape *s, int threads, const bool *modes,
     for (int md = 0; md < MODE_COUNT; md++) {
         if (!modes[md]) continue;
         /* Forward-only runs on an inference reservation, as evaluation and teachers do. */
-        if (md == MODE_FORWARD && train &&
-            psw_model_reserve(&m, B, T, B, false, &err) != PSW_OK)
-            goto fail;
+        bool fwd = md == MODE_FORWARD || md == MODE_FORWARD_BATCHED;
+        if (fwd && train && psw_model_reserve(&m, B, T, B, false, &err) != PSW_OK) goto fail;
+        train = train && !fwd;
+        m.batched_forward = md == MODE_FORWARD_BATCHED;
         psw_loss_spec ls;
         memset(&ls, 0, sizeof ls);
         ls.P = md == MODE_TRAIN_ALL ? BT : B;
@@ -88,7 +101,7 @@ static int bench_shape(const psw_bench_shape *s, int threads, const bool *modes,
         ls.grad_scale = 1.0f;
         for (int r = -warmup; r < reps; r++) {
             double t0 = psw_now(), c0 = psw_bench_cpu_now(), loss, gnorm;
-            if (md == MODE_FORWARD) {
+            if (fwd) {
                 if (psw_model_forward(&m, &batch, pos_last, B, logits, &err) != PSW_OK) goto fail;
             } else {
                 psw_model_zero_grad(&m);
@@ -152,14 +165,15 @@ static int bench_sgemm(int N, int threads, int reps) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: bench_engine [--shapes tiny,small,medium] [--threads 1,2]\n"
-            "                    [--modes train_all,train_last,forward] [--warmup N] [--reps N]\n"
+            "                    [--modes train_all,train_last,forward,forward_batched]\n"
+            "                    [--warmup N] [--reps N]\n"
             "                    [--sgemm N] [--sgemm-only] [--no-header]\n");
 }
 
 int main(int argc, char **argv) {
     psw_bench_opts o;
     psw_bench_opts_default(&o);
-    bool modes[MODE_COUNT] = {true, true, true}, sgemm_only = false;
+    bool modes[MODE_COUNT] = {true, true, true, true}, sgemm_only = false;
     int sgemm_n = 0;
     for (int i = 1; i < argc; i++) {
         int r = psw_bench_common_option("bench_engine", argc, argv, &i, &o);

@@ -127,6 +127,11 @@ typedef struct psw_model {
                                   * the head chunk for the head kind); NULL for fp32 kinds */
     size_t head_chunk;           /* floats of the head's slot; tests may lower it (not raise) to
                                   * exercise chunking on tiny models */
+    /* psw_model_forward: false (default) runs the linear layers, attention and head once per
+     * sequence, so a row's logits are bit-identical whatever its batch mates and padding; true
+     * runs one GEMM over all rows of the batch, as training does (faster for short sequences;
+     * OpenBLAS may then round a row differently with other batch mates). Set by the caller. */
+    bool batched_forward;
 } psw_model;
 
 /* Allocates a zeroed parameter arena for cfg (validated first).
@@ -198,7 +203,8 @@ psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool
  * lie inside each row's length. Batch-invariant bit for bit: every linear layer runs once per
  * sequence with the shapes a forward of that sequence alone uses, so a sequence's logits are
  * identical to its solo forward (same positions in the same order), whatever its batch mates,
- * padding or reservation (inference or training). Errors: PSW_ERR_INVALID_ARG (token or position
+ * padding or reservation (inference or training); unless m->batched_forward is set (one GEMM
+ * over the batch, faster, deterministic but not batch-invariant). Errors: PSW_ERR_INVALID_ARG (token or position
  * out of range, batch larger than reserved). */
 psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                              float *logits, psw_err *err);

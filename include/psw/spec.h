@@ -64,6 +64,13 @@ typedef enum psw_spec_teacher_cache {
     PSW_SPEC_CACHE_TOPK,     /* top-k logits plus the remaining mass */
 } psw_spec_teacher_cache;
 
+/* How evaluation runs its batched forward (training.eval_forward). */
+typedef enum psw_spec_eval_forward {
+    PSW_SPEC_EVAL_PER_SEQUENCE = 0, /* GEMMs per sequence: bit-identical for any eval_batch */
+    PSW_SPEC_EVAL_BATCHED,          /* one GEMM over each batch: faster at small shapes; the
+                                     * bits then depend on eval_batch (not on the rank) */
+} psw_spec_eval_forward;
+
 /* A path from the spec: raw as written (used for hashing and psw_spec_to_json), resolved against
  * the spec's directory (used to open files). Both NULL when absent; resolved is NULL for
  * model.path "default". Owned by the spec. */
@@ -125,6 +132,7 @@ typedef struct psw_spec_training {
     int64_t steps;
     psw_spec_trainable trainable;
     int eval_batch;
+    psw_spec_eval_forward eval_forward;
     int max_seq_len;
     psw_spec_teacher_cache teacher_cache;
     int topk; /* used only with teacher_cache topk */

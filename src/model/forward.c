@@ -392,6 +392,6 @@ psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t
                              float *logits, psw_err *err) {
     psw_status st = psw_check_batch(m, batch, pos, P, false, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, pos, P, logits, true);
+    psw_forward_run(m, batch, pos, P, logits, !m->batched_forward);
     return PSW_OK;
 }

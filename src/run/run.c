@@ -328,8 +328,11 @@ static void nan_metrics(psw_eval_metrics *m) {
 static psw_status evaluate_into(psw_run_context *ctx, psw_model *m, psw_run_output *out,
                                 psw_err *err) {
     double t0 = psw_now();
+    bool was_batched = m->batched_forward;
+    m->batched_forward = ctx->spec->training.eval_forward == PSW_SPEC_EVAL_BATCHED;
     psw_status st = psw_evaluate(m, &ctx->test, ctx->spec->training.eval_batch, NULL, out->probs,
                                  ctx->n_choices_max, &out->rec.metrics, err);
+    m->batched_forward = was_batched;
     out->rec.seconds_eval = psw_now() - t0;
     return st;
 }

@@ -22,7 +22,7 @@
 #define TRAINING_KEYS(X) X("loss_positions") X("temperature") X("alpha") X("lr") X("lr_min") \
     X("warmup_steps") X("warmup_ratio") X("schedule") X("weight_decay") X("beta1") X("beta2") \
     X("eps") X("max_grad_norm") X("micro_batch") X("grad_accum") X("epochs") X("steps") \
-    X("trainable") X("eval_batch") X("max_seq_len") X("teacher_cache") X("topk")
+    X("trainable") X("eval_batch") X("eval_forward") X("max_seq_len") X("teacher_cache") X("topk")
 #define GRID_KEYS(X) X("retention") X("loss") X("data_size") X("seed") X("exclude")
 #define EXCLUDE_KEYS(X) X("retention") X("loss") X("data_size") X("seed")
 /* clang-format on */
@@ -64,6 +64,7 @@ static const char *const positions_names[] = {"answer", "all_prompt", NULL};
 static const char *const schedule_names[] = {"cosine", "linear", NULL};
 static const char *const trainable_names[] = {"all", "mlp", NULL};
 static const char *const cache_names[] = {"fp16", "topk", NULL};
+static const char *const eval_forward_names[] = {"per_sequence", "batched", NULL};
 static const char *const loss_names[] = {"ce", "kl", "mix", NULL}; /* = PSW_LOSS_CE.. MIX */
 
 /* The OLMES multiple-choice format (lm-eval "Question: ...\n A. ...\nAnswer:", scored on " A"). */
@@ -687,6 +688,9 @@ static psw_status parse_training(pctx *c, const cJSON *obj, psw_spec *s) {
     t->trainable = (psw_spec_trainable)v;
     if ((st = get_int32(c, obj, P, "eval_batch", 1, 65536, &t->eval_batch, NULL)) != PSW_OK)
         return st;
+    v = (int)t->eval_forward;
+    if ((st = get_enum(c, obj, P, "eval_forward", eval_forward_names, &v)) != PSW_OK) return st;
+    t->eval_forward = (psw_spec_eval_forward)v;
     if ((st = get_int32(c, obj, P, "max_seq_len", 1, 1048576, &t->max_seq_len, NULL)) != PSW_OK)
         return st;
     v = (int)t->teacher_cache;
@@ -1102,6 +1106,10 @@ static void json_training(cJSON *root, const psw_spec *s) {
         add_num(o, "epochs", t->epochs);
     add_str(o, "trainable", trainable_names[t->trainable]);
     add_num(o, "eval_batch", t->eval_batch);
+    /* Only when not the default, so the normalised spec (and the config ids) of specs written
+     * before this key existed stay the same. */
+    if (t->eval_forward != PSW_SPEC_EVAL_PER_SEQUENCE)
+        add_str(o, "eval_forward", eval_forward_names[t->eval_forward]);
     add_num(o, "max_seq_len", t->max_seq_len);
     add_str(o, "teacher_cache", cache_names[t->teacher_cache]);
     if (t->teacher_cache == PSW_SPEC_CACHE_TOPK) add_num(o, "topk", t->topk);

@@ -212,6 +212,33 @@ static void test_invariance(psw_arch arch) {
           "%s: a model reserved for training evaluates to the same bits", name);
     psw_model_free(&tr);
 
+    /* batched_forward (training.eval_forward "batched"): one GEMM per batch. Deterministic (a
+     * rerun gives the same bits), and the same probabilities as per sequence up to fp32
+     * rounding of the GEMMs (1e-5 absolute). */
+    {
+        float bp[2][N * KMAX], *ref = probs[threads0 > 1 ? 1 : 0];
+        psw_eval_metrics bm[2];
+        m.batched_forward = true;
+        for (int r = 0; r < 2; r++)
+            CHECK_OK(psw_evaluate(&m, set, 7, NULL, bp[r], KMAX, &bm[r], &err), &err);
+        m.batched_forward = false;
+        CHECK(memcmp(bp[0], bp[1], sizeof bp[0]) == 0, "%s: batched forward is deterministic",
+              name);
+        double worst = 0.0;
+        int compared = 0;
+        for (int i = 0; i < N * KMAX; i++) {
+            if (isnan(ref[i]) != isnan(bp[0][i])) worst = INFINITY;
+            if (isnan(ref[i]) || isnan(bp[0][i])) continue;
+            double d = fabs((double)ref[i] - (double)bp[0][i]);
+            if (d > worst) worst = d;
+            compared++;
+        }
+        CHECK(compared > N && worst <= 1e-5,
+              "%s: batched vs per-sequence probabilities differ by %.3g", name, worst);
+        CHECK(bm[0].accuracy == metrics[threads0 > 1 ? 1 : 0].accuracy,
+              "%s: batched forward, same accuracy", name);
+    }
+
     /* Metrics are those of the scores; probabilities are the scores', NaN-padded. */
     psw_eval_metrics direct;
     CHECK_OK(psw_eval_metrics_compute(scores[0], N, &direct, &err), &err);

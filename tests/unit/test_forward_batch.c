@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model_internal.h"
 #include "psw/model.h"
 #include "test.h"
 
@@ -43,8 +44,10 @@ static psw_model_config cfg_of(psw_arch arch) {
 static int32_t token_of(int s, int t, int V) { return (int32_t)((s * 977 + t * 131 + 7) % V); }
 
 /* Logits of the batch made of sequences order[0..NS) padded to T; all = every position, else
- * the last one of each sequence. Returns P; logits (P, V) are in batch order. */
-static int batch_logits(psw_model *m, const int *order, int T, bool all, float *logits) {
+ * the last one of each sequence. Returns P; logits (P, V) are in batch order. one_gemm: through
+ * the internal forward with one GEMM over the batch (what training runs), not psw_model_forward. */
+static int batch_logits(psw_model *m, const int *order, int T, bool all, float *logits,
+                        bool one_gemm) {
     int V = m->cfg.vocab_size;
     int32_t tokens[NS * TMAX], lengths[NS];
     int64_t pos[NS * TMAX];
@@ -58,7 +61,8 @@ static int batch_logits(psw_model *m, const int *order, int T, bool all, float *
     }
     psw_batch batch = {tokens, lengths, NS, T};
     psw_err err = {0};
-    CHECK_OK(psw_model_forward(m, &batch, pos, P, logits, &err), &err);
+    if (one_gemm) psw_forward_run(m, &batch, pos, P, logits, false);
+    else CHECK_OK(psw_model_forward(m, &batch, pos, P, logits, &err), &err);
     return P;
 }
 
@@ -104,7 +108,7 @@ static void check_arch(psw_arch arch, int threads) {
               "%s: different sequences give different logits", name);
         for (int o = 0; o < 2; o++)
             for (int w = 0; w < 2; w++) {
-                int P = batch_logits(&m, orders[o], widths[w], all, got);
+                int P = batch_logits(&m, orders[o], widths[w], all, got, false);
                 CHECK((size_t)P == row0[NS], "%s: %d positions", name, P);
                 size_t r = 0;
                 int same = 0;
@@ -121,6 +125,13 @@ static void check_arch(psw_arch arch, int threads) {
                       NS);
             }
     }
+    /* batched_forward (training.eval_forward "batched") is the one-GEMM forward, bit for bit. */
+    m.batched_forward = true;
+    int P = batch_logits(&m, orders[1], TMAX, false, got, false);
+    m.batched_forward = false;
+    batch_logits(&m, orders[1], TMAX, false, solo, true);
+    CHECK(memcmp(got, solo, (size_t)P * V * sizeof *got) == 0,
+          "%s, %d threads: batched_forward gives the one-GEMM forward's logits", name, threads);
     free(solo);
     free(got);
     psw_model_free(&m);

@@ -76,6 +76,7 @@ static void test_defaults(void) {
     CHECK(!t->has_steps && t->epochs == 1, "1 epoch");
     CHECK(t->trainable == PSW_SPEC_TRAINABLE_ALL, "trainable all");
     CHECK(t->eval_batch == 16 && t->max_seq_len == 1024, "eval_batch, max_seq_len");
+    CHECK(t->eval_forward == PSW_SPEC_EVAL_PER_SEQUENCE, "eval_forward per_sequence by default");
     CHECK(t->teacher_cache == PSW_SPEC_CACHE_FP16 && t->topk == 64, "teacher cache");
     CHECK(s.grid.present && s.grid.n_loss == 2 && s.grid.loss[0] == PSW_LOSS_CE &&
               s.grid.loss[1] == PSW_LOSS_KL,
@@ -141,7 +142,8 @@ static void test_defaults(void) {
     "'training':{'loss_positions':'all_prompt','temperature':2,'alpha':0.25,'lr':0.001,"           \
     "'lr_min':0.0001,'warmup_steps':5,'schedule':'linear','weight_decay':0.01,'beta1':0.8,"        \
     "'beta2':0.95,'eps':1e-6,'max_grad_norm':0,'micro_batch':4,'grad_accum':2,'steps':10,"         \
-    "'trainable':'mlp','eval_batch':32,'max_seq_len':100,'teacher_cache':'topk','topk':20},"       \
+    "'trainable':'mlp','eval_batch':32,'eval_forward':'batched','max_seq_len':100,"                \
+    "'teacher_cache':'topk','topk':20},"                                                           \
     "'grid':{'retention':[0.25],'loss':['mix'],'data_size':[16],'seed':[3]},"                      \
     "'output':'out/r.h5','threads_per_rank':2}"
 
@@ -181,6 +183,7 @@ static void test_all_keys_set(void) {
           "steps");
     CHECK(t->trainable == PSW_SPEC_TRAINABLE_MLP && t->eval_batch == 32 && t->max_seq_len == 100,
           "trainable, eval_batch, max_seq_len");
+    CHECK(t->eval_forward == PSW_SPEC_EVAL_BATCHED, "eval_forward batched");
     CHECK(t->teacher_cache == PSW_SPEC_CACHE_TOPK && t->topk == 20, "topk cache");
     CHECK(strcmp(s.output.resolved, "/base/out/r.h5") == 0 && s.threads_per_rank == 2, "output");
     CHECK(psw_spec_grid_count(&s) == 1 && s.grid.configs[0].loss == PSW_LOSS_MIX, "1 mix config");
@@ -195,6 +198,7 @@ static void test_all_keys_set(void) {
     CHECK_OK(psw_spec_parse(j1, strlen(j1), "t.json", "/base", PSW_SPEC_MODE_RUN, &s2, &e), &e);
     char *j2 = psw_spec_to_json(&s2, true);
     CHECK(strcmp(j1, j2) == 0, "round trip:\n%s\n%s", j1, j2);
+    CHECK(strstr(j1, "\"eval_forward\"") && strstr(j1, "\"batched\""), "eval_forward kept: %s", j1);
     CHECK(psw_spec_grid_count(&s2) == 1 && s2.grid.configs[0].id == s.grid.configs[0].id,
           "round trip keeps the id");
     free(j1);
@@ -410,6 +414,8 @@ static void test_wrong_types(void) {
                    "training.epochs: expected an integer, got a boolean");
     EXPECT_INVALID("{'training':{'schedule':'cosin'}}",
                    "training.schedule: \"cosin\" is not one of \"cosine\", \"linear\"");
+    EXPECT_INVALID("{'training':{'eval_forward':'fast'}}",
+                   "training.eval_forward: \"fast\" is not one of \"per_sequence\", \"batched\"");
     EXPECT_INVALID("{'pruning':{'score':'L2'}}",
                    "pruning.score: \"L2\" is not one of \"l2\", \"down\", \"gate_up\", \"random\"");
     EXPECT_INVALID("{'prompt':{'chat':1}}",
@@ -612,7 +618,7 @@ static void test_keys_and_names(void) {
         ex_seed |= strcmp(*k, "grid.exclude[].seed") == 0;
         top |= strcmp(*k, "threads_per_rank") == 0;
     }
-    CHECK(n == 10 + 2 + 4 + 9 + 2 + 22 + 5 + 4, "key count %zu", n);
+    CHECK(n == 10 + 2 + 4 + 9 + 2 + 23 + 5 + 4, "key count %zu", n);
     CHECK(lr && ex_seed && top, "key paths");
     psw_loss_kind l;
     CHECK(psw_spec_loss_parse("mix", &l) && l == PSW_LOSS_MIX, "mix");
