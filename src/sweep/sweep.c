@@ -272,6 +272,7 @@ psw_status psw_sweep_run(const psw_sweep_options *opt, psw_sweep_outcome *out, p
                   "MPI_Comm_set_errhandler");
     out->report = out->rank == 0;
     psw_log_set_context(out->rank, -1);
+    PSW_LOG_DEBUG("sweep: MPI initialised: rank %d of %d", out->rank, out->size);
 
     /* Every rank's own failure before the roles start is the same on every rank (same spec
      * bytes, same code), so no agreement round is needed. */

@@ -7,7 +7,8 @@ SPEC.json's output is OUT.h5; trial i uses its own copy OUT-i.h5. First one unin
 [A, B), with choices drawn from random.Random(S * 1000 + i) (so a trial is reproducible on its
 own, whichever range it runs in):
   - starts `mpiexec -np 3 prunesweep run`, waits a random moment (a random time after the launch,
-    or after a random number of rows were written: a random part of the mean time per row,
+    counted from the moment the rank to kill is through MPI_Init, or after a random number of
+    rows were written: a random part of the mean time per row,
     measured by the reference run), snapshots every committed row of the file (h5py,
     swmr=True; the bytes of the /runs row, its /probs row and its /curves row), and sends
     SIGKILL to one random rank (0 = the coordinator, 1 or 2 = a worker);
@@ -169,12 +170,19 @@ def main():
         try:
             log = open(name + ".log", "w")
             mp = subprocess.Popen(mpi + [name + ".json"] + opts, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True,
+                                  env=dict(os.environ, PSW_LOG_LEVEL="debug"))
             try:
                 if after_rows is not None:
                     while mp.poll() is None and \
                             open(name + ".log").read().count(" done (") < after_rows:
                         time.sleep(0.002)
+                # Not before the rank is through MPI_Init: a process killed inside Open MPI's
+                # start-up once left mpiexec hanging (CI, trial 19 of seed 9, not reproduced in
+                # 70 tries here); that is Open MPI's wire-up, not what this test is about.
+                ready = f"r{rank} c- DEBUG sweep: MPI initialised"
+                while mp.poll() is None and ready not in open(name + ".log").read():
+                    time.sleep(0.002)
                 start = time.monotonic()
                 while time.monotonic() - start < delay and mp.poll() is None:
                     time.sleep(0.002)
