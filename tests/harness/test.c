@@ -1,5 +1,7 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -101,3 +103,10 @@ psw_model_config psw_test_tiny_config(psw_arch arch, bool tied, int max_position
     c.bos_token_id = c.eos_token_id = c.pad_token_id = -1;
     return c;
 }
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int psw_test_rmtree(const char *dir) { return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }

@@ -44,6 +44,8 @@ psw_model_config psw_test_tiny_config(psw_arch arch, bool tied, int max_position
 const char *psw_test_shared_dir(void);
 /* Path of a fresh temporary directory (caller frees); aborts on failure. */
 char *psw_test_tmpdir(void);
+/* Removes dir and everything below it (no symlinks followed); 0 on success. */
+int psw_test_rmtree(const char *dir);
 int psw_test_finish(void);
 
 #endif

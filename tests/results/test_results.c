@@ -4,10 +4,9 @@
  * rows, a SIGKILLed writer, a live second writer, a disk-full writer (RLIMIT_FSIZE), files or
  * directories that must be refused without being modified, batched appends (and a torn batch),
  * and simulated files. */
-#define _XOPEN_SOURCE 700 /* nftw */
+
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1117,11 +1116,6 @@ done:
     free(path);
 }
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb; (void)flag; (void)ftw;
-    return remove(p);
-}
-
 int main(void) {
     char *dir = psw_test_tmpdir();
     /* No HDF5 call before the first psw_results_open, as in the real program (see H5dont_atexit
@@ -1135,7 +1129,7 @@ int main(void) {
     test_batches(dir);
     test_simulated(dir);
     test_torn_batch(dir);
-    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    psw_test_rmtree(dir);
     free(dir);
     return psw_test_finish();
 }

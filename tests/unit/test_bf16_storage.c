@@ -261,12 +261,9 @@ static void test_prune(void) {
 static void test_load(void) {
     psw_err err;
     psw_model_config cfg = tiny(PSW_ARCH_LLAMA, true);
-    char dir[] = "/tmp/psw_bf16_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    char f32dir[64], bfdir[64], back[64];
-    snprintf(f32dir, sizeof f32dir, "%s/f32", dir);
-    snprintf(bfdir, sizeof bfdir, "%s/bf16", dir);
-    snprintf(back, sizeof back, "%s/back", dir);
+    char *dir = psw_test_tmpdir();
+    char *f32dir = psw_path_join(dir, "f32"), *bfdir = psw_path_join(dir, "bf16"),
+         *back = psw_path_join(dir, "back");
     psw_model m;
     CHECK_OK(psw_model_init(&m, &cfg, &err), &err);
     psw_model_init_random(&m, 5, 0.2f);
@@ -293,9 +290,8 @@ static void test_load(void) {
     CHECK_OK(psw_model_load_storage(&c, back, ALL_GROUPS, &err), &err);
     CHECK(memcmp(c.params.base, b.params.base, b.params.bytes) == 0, "save/load round trip");
     psw_model_free(&a), psw_model_free(&b), psw_model_free(&c), psw_model_free(&m);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(system(cmd) == 0, "cleanup");
+    CHECK(psw_test_rmtree(dir) == 0, "cleanup");
+    free(f32dir), free(bfdir), free(back), free(dir);
 }
 
 int main(void) {

@@ -9,8 +9,7 @@
  *  - refusals: training reservation, a wrong float count, a misaligned or NULL arena;
  *  - psw_model_load_into reads a saved checkpoint into a caller's arena bit-identically, and
  *    refuses an arena of the wrong size naming the directory. */
-#define _GNU_SOURCE /* MAP_ANONYMOUS, nftw */
-#include <ftw.h>
+#define _GNU_SOURCE /* MAP_ANONYMOUS */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +19,6 @@
 #include "psw/model_io.h"
 #include "psw/prune.h"
 #include "test.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* A read-only page-aligned copy of src's parameters (munmap with bytes). */
 static float *readonly_copy(const psw_model *src, size_t *bytes) {
@@ -174,7 +167,7 @@ static void test_load_into(void) {
     CHECK(strstr(err.msg, dir) != NULL, "load_into: names the directory: %s", err.msg);
     free(arena);
     psw_model_free(&owned);
-    rm_rf(dir);
+    psw_test_rmtree(dir);
     free(dir);
 }
 

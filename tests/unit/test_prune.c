@@ -7,8 +7,6 @@
  *    neurons zeroed (down_proj columns and gate/up rows) within 1e-5, for OLMo2 and for Llama
  *    with GQA and tied embeddings; the saved checkpoint loads and gives the same logits;
  *  - the report's retentions against hand counts; the random score is seeded; bad retentions. */
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +15,6 @@
 #include "psw/model_io.h"
 #include "psw/prune.h"
 #include "test.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* OLMo2, C=4, H=3, L=1: neuron scores by hand (squared norms):
  *   n0: gate [1,0,0,0] up [0,1,0,0]  -> gate_up 2; down col [0,0,2,0]         -> 4;    l2 6
@@ -286,7 +278,7 @@ static void test_equivalence(psw_arch arch) {
             CHECK(memcmp(zl, got, n_logits * sizeof *zl) == 0,
                   "%s: the saved pruned checkpoint gives bit-identical logits", name);
             psw_model_free(&loaded);
-            rm_rf(dir);
+            psw_test_rmtree(dir);
             free(dir);
         }
         psw_model_free(&pruned);

@@ -13,9 +13,7 @@
  *    gives bit-identical results (same cache); a CE run on the unlabeled copy is a failed row;
  *  - a diverging run (lr 1e30) is a "diverged" row with a message; data_size larger than the
  *    train split is a "failed" row naming grid.data_size. */
-#define _XOPEN_SOURCE 700
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +26,6 @@
 #include "psw/train.h"
 #include "psw/world.h"
 #include "test.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 enum { N_TRAIN = 48 };
 
@@ -309,7 +301,7 @@ int main(void) {
     test_recovery_sets();
     char *dir = psw_test_tmpdir();
     if (!make_world(dir)) {
-        rm_rf(dir);
+        psw_test_rmtree(dir);
         free(dir);
         return psw_test_finish();
     }
@@ -419,7 +411,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) psw_run_output_free(outs[i]);
     psw_run_context_close(&ctx);
     psw_spec_free(&spec);
-    rm_rf(dir);
+    psw_test_rmtree(dir);
     free(dir);
     free(cache_dir);
     free(train);

@@ -11,8 +11,6 @@
  *  - all-positions rows; rows in example order whatever the batch size;
  *  - errors: missing file, bad magic, truncated, stale fingerprint, other example count or
  *    vocabulary, bad topk. */
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +20,6 @@
 #include "psw/safetensors.h"
 #include "psw/teacher_cache.h"
 #include "test.h"
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-static void rm_rf(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static float f32_of_bits(uint32_t b) {
     float f;
@@ -487,7 +479,7 @@ int main(void) {
     test_all_positions(dir, &m, &pb);
     test_errors(dir, &m, &pb);
     psw_model_free(&m);
-    rm_rf(dir);
+    psw_test_rmtree(dir);
     free(dir);
     return psw_test_finish();
 }
