@@ -72,3 +72,15 @@ wait_done() {
 rows() {
     $CHECK ids "$1" | wc -l
 }
+
+# fault_kill_trials A:B: SIGKILL fault-injection trials A..B-1 (tests/mpi/fault_kill.py) on a
+# 16-configuration sweep; $PSW_FAULT_SEED (default 9) and $PSW_FAULT_TRIALS=A:B override.
+fault_kill_trials() {
+    make_fixture
+    write_spec kill 10 "8, 16" "0, 1"   # 16 configs + 3 reference rows
+    cd "$WORK" || fail "cd $WORK"
+    local seed=${PSW_FAULT_SEED:-9}
+    echo "fault seed $seed"
+    $PY "$PSW_SOURCE_DIR/tests/mpi/fault_kill.py" --cli "$PSW_CLI" --mpiexec "$MPIEXEC" \
+        --spec kill.json --seed "$seed" --trials "${PSW_FAULT_TRIALS:-$1}" || fail "see above"
+}

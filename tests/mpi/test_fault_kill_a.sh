@@ -6,10 +6,4 @@
 # uninterrupted run. Seed: $PSW_FAULT_SEED (default 9); each trial prints its choices, and
 # PSW_FAULT_TRIALS=A:B reruns any range of trials with the same choices.
 . "$(dirname "$0")/lib.sh"
-make_fixture
-write_spec kill 10 "8, 16" "0, 1"   # 16 configs + 3 reference rows
-cd "$WORK"
-seed=${PSW_FAULT_SEED:-9}
-echo "fault seed $seed"
-$PY "$PSW_SOURCE_DIR/tests/mpi/fault_kill.py" --cli "$PSW_CLI" --mpiexec "$MPIEXEC" \
-    --spec kill.json --seed "$seed" --trials "${PSW_FAULT_TRIALS:-0:10}" || fail "see above"
+fault_kill_trials 0:10
