@@ -99,6 +99,7 @@ int psw_cmd_eval(int argc, char **argv) {
         psw_cli_error("eval: out of memory");
         goto done;
     }
+    ctx.teacher.batched_forward = spec.training.eval_forward == PSW_SPEC_EVAL_BATCHED;
     if (psw_model_reserve(&ctx.teacher, B, ctx.test.prompts.max_len, B, false, &err) != PSW_OK ||
         psw_evaluate(&ctx.teacher, &ctx.test, B, scores, NULL, 0, &metrics, &err) != PSW_OK ||
         (predictions && write_predictions(predictions, &ctx.test, &ctx.test_ds, scores, &err) != PSW_OK)) {

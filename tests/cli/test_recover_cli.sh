@@ -109,6 +109,21 @@ for p in preds:
     acc += max(range(len(p["prob"])), key=lambda k: (p["prob"][k], -k)) == p["gold"]
 if abs(acc / 16 - m["accuracy"]) > 1e-12: sys.exit("FAIL: predictions' accuracy != metrics")
 EOF
+# training.eval_forward "batched" (one GEMM per batch): the same predictions to fp32 rounding.
+"$PY" -c 'import json,sys; s=json.load(open(sys.argv[1])); s.setdefault("training", {})["eval_forward"]="batched"; json.dump(s, open(sys.argv[2], "w"))' \
+  "$tmp/exp.json" "$tmp/exp_batched.json"
+"$PSW_CLI" eval "$tmp/p" "$tmp/m/dev.jsonl" --config "$tmp/exp_batched.json" --json \
+  --predictions "$tmp/pred_b.jsonl" >"$tmp/eval_b.json" 2>"$tmp/err" ||
+  { cat "$tmp/err"; echo "FAIL: eval with eval_forward batched"; fail=1; }
+"$PY" - "$tmp/pred.jsonl" "$tmp/pred_b.jsonl" <<'EOF' || fail=1
+import sys, json
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+if len(a) != len(b) or [x["id"] for x in a] != [x["id"] for x in b]:
+    sys.exit("FAIL: batched eval: different examples")
+d = max(abs(p - q) for x, y in zip(a, b) for p, q in zip(x["prob"], y["prob"]))
+if d > 1e-5: sys.exit("FAIL: batched eval differs from per-sequence by %g" % d)
+EOF
 
 # ---- recover --save ----
 rec() { "$PSW_CLI" recover "$tmp/m" --train "$tmp/m/train.jsonl" --test "$tmp/m/dev.jsonl" \
