@@ -149,6 +149,31 @@ int main(void) {
     CHECK_FAILS(psw_plan_compute(&spec, &cfg, 0, 3, 0, &lay, &p, &err), &err, PSW_ERR_INVALID_ARG,
                 "0 train and 3 test examples");
     psw_spec_free(&spec);
+
+    /* A worker whose own memory is below the teacher's weights (only the MLP trains, the
+     * student keeps 1/16 of a wide MLP): rank 0's short-lived private teacher copy at start-up
+     * then needs the difference on top of its slot. */
+    {
+        psw_model_config wide = cfg;
+        wide.intermediate_size = 4096;
+        const char small_student[] =
+            "{\"model\":{\"path\":\"m\"},\"data\":{\"train\":\"tr.jsonl\",\"test\":\"te.jsonl\"},"
+            "\"prompt\":{\"shots\":0},\"training\":{\"max_seq_len\":4,\"trainable\":\"mlp\","
+            "\"micro_batch\":1,\"eval_batch\":1},"
+            "\"grid\":{\"retention\":[0.0625],\"loss\":[\"ce\"],\"data_size\":[2]}}";
+        CHECK_OK(psw_spec_parse(small_student, strlen(small_student), "s.json", "",
+                                PSW_SPEC_MODE_RUN, &spec, &err),
+                 &err);
+        psw_plan w;
+        CHECK_OK(psw_plan_compute(&spec, &wide, 5, 3, 1000.0, &lay, &w, &err), &err);
+        double w_teacher = w.mem.teacher_params, w_own = w.mem.per_rank - w_teacher;
+        CHECK(w_own < w_teacher, "precondition: own %.0f < teacher %.0f bytes", w_own,
+              w_teacher);
+        CHECK_CLOSE(w.mem.per_node,
+                    w_teacher + 3 * w_own + (w_teacher - w_own) + w.mem.cache_file, 0, 1e-15,
+                    "per node with rank 0's start-up copy beyond its slot");
+        psw_spec_free(&spec);
+    }
     const char nogrid[] = "{\"model\":{\"path\":\"m\"}}";
     CHECK_OK(psw_spec_parse(nogrid, strlen(nogrid), "n.json", "", PSW_SPEC_MODE_RECOVER, &spec,
                             &err),
