@@ -536,8 +536,10 @@ static psw_status compile_regex(const char *path, const char *jpath, const char 
         if (st) return st;
         pattern = translated;
     }
-    /* PCRE2_LITERAL allows UTF but not UCP. */
-    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+    /* PCRE2_LITERAL allows UTF only (no UCP, no NEVER_BACKSLASH_C). \C (one code unit) could end a
+     * match inside a UTF-8 character, which every later step assumes never happens: refused at
+     * compile time. */
+    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
     free(translated);
     if (!re) {
