@@ -121,6 +121,7 @@ setup() {
     tok-dropout) tok; pyedit tok.json 'j["model"]["dropout"] = 0.1' ;;
     tok-no-bytelevel) tok; pyedit tok.json 'j["pre_tokenizer"] = None' ;;
     tok-regex) tok; pyedit tok.json 'j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(ab"}, "behavior": "Isolated", "invert": False}, {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}' ;;
+    tok-regex-C) tok; pyedit tok.json 'j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\w+|\\C"}, "behavior": "Isolated", "invert": False}, {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}' ;;
     tok-utf8) tok; printf 'ab\x80cd' > in.txt ;;
     tok-decode-id) tok; echo '5 99999' > in.txt ;;
     # data: CSQA JSONL
