@@ -41,6 +41,18 @@ double psw_bench_forward_flops(const psw_bench_shape *s, int H, double P) {
     return lin + att + 2.0 * C * V * P;
 }
 
+double psw_bench_inference_flops(const psw_bench_shape *s, int H) {
+    double C = s->C, T = s->T, B = s->B, L = s->L, V = s->V, h = H;
+    double QD = C, KD = C;
+    double layer_row = 2.0 * (C * QD + 2.0 * C * KD + QD * C + 3.0 * C * h);
+    double layer_att = 2.0 * 2.0 * QD * T * (T + 1.0) / 2.0;
+    double full = (L - 1.0) * (layer_row * B * T + layer_att * B);
+    double last = 2.0 * 2.0 * C * KD * B * T                   /* keys and values, every row */
+                  + 2.0 * (C * QD + QD * C + 3.0 * C * h) * B /* the rest at the B answer rows */
+                  + 2.0 * 2.0 * QD * T * B;                   /* one query row against T keys */
+    return full + last + 2.0 * C * V * B;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;

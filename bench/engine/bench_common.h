@@ -29,6 +29,11 @@ psw_model_config psw_bench_config(const psw_bench_shape *s);
  *   the LM head at the P positions: 2 * C * V * P.
  * Norms, softmax, SwiGLU and RoPE are not counted. A training step is 3x (backward = 2x). */
 double psw_bench_forward_flops(const psw_bench_shape *s, int H, double P);
+/* Model FLOPs of an inference forward (psw_model_forward) with logits at the last position of
+ * each of the B full-length sequences: the first L-1 layers as above; the last layer's keys and
+ * values for every row, its queries, output projection and MLP on the B answer rows only, and
+ * attention of one query row over T keys per sequence; the LM head on B rows. */
+double psw_bench_inference_flops(const psw_bench_shape *s, int H);
 
 /* Median of v[0..n) (sorts v in place). */
 double psw_bench_median(double *v, int n);

@@ -42,11 +42,12 @@ typedef enum mode {
 static const char *MODE_NAMES[MODE_COUNT] = {"train_all", "train_last", "forward",
                                              "forward_batched"};
 
-/* Model FLOPs of one call (psw_bench_forward_flops); a training step is 3x the forward
- * (backward = 2x forward, the usual 6*N*tokens rule); AdamW is not counted. */
+/* Model FLOPs of one call: a training step is 3x the full forward (psw_bench_forward_flops;
+ * backward = 2x forward, the usual 6*N*tokens rule; AdamW is not counted); an inference forward
+ * computes its last layer at the answer rows only (psw_bench_inference_flops). */
 static double flops(const psw_bench_shape *s, mode md) {
-    double fwd = psw_bench_forward_flops(s, s->H, md == MODE_TRAIN_ALL ? (double)s->B * s->T : s->B);
-    return md == MODE_FORWARD || md == MODE_FORWARD_BATCHED ? fwd : 3.0 * fwd;
+    if (md == MODE_FORWARD || md == MODE_FORWARD_BATCHED) return psw_bench_inference_flops(s, s->H);
+    return 3.0 * psw_bench_forward_flops(s, s->H, md == MODE_TRAIN_ALL ? (double)s->B * s->T : s->B);
 }
 
 /* Runs one shape at one thread count for the selected modes; prints one line per mode. */

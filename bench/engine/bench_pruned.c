@@ -12,11 +12,14 @@
  * they see the same machine load; the median of `reps` timed calls after `warmup` untimed calls
  * each is reported, also the median process CPU time per call.
  *
- * Model FLOPs of one forward call (multiply-add = 2; psw_bench_forward_flops in
+ * Model FLOPs of one forward call (multiply-add = 2; psw_bench_inference_flops in
  * bench_common.h), with H the MLP width of the model timed:
- *   linear layers, every token of every layer:  2 * L * B*T * (C*QD + 2*C*KD + QD*C + 3*C*H)
+ *   linear layers, every token of the first L-1 layers:  2 * (L-1) * B*T * (C*QD + 2*C*KD + QD*C + 3*C*H)
  *   causal attention, QK^T and PV over the T(T+1)/2 visible pairs per sequence and layer:
- *                                               2 * 2 * L * B * QD * T(T+1)/2
+ *                                               2 * 2 * (L-1) * B * QD * T(T+1)/2
+ *   the last layer: keys and values for every token, 2 * B*T * 2*C*KD; queries, output
+ *   projection and MLP at the B answer rows, 2 * B * (C*QD + QD*C + 3*C*H); one query row
+ *   against T keys per sequence, 2 * 2 * B * QD * T
  *   LM head at the B answer positions:          2 * C * V * B
  * (QD = KD = C: no GQA in these shapes.) Pruning changes only the 3*C*H term; norms, RoPE,
  * softmax and SwiGLU are not counted. FLOP ratio = FLOPs(full) / FLOPs(pruned); the goal is
@@ -93,7 +96,7 @@ static int bench_shape(const psw_bench_shape *s, const int *threads, int n_threa
             cmed[k] = psw_bench_median(cpu + k * reps, reps);
         }
         int Hp = m[1].cfg.intermediate_size;
-        double f_full = psw_bench_forward_flops(s, s->H, s->B), f_pruned = psw_bench_forward_flops(s, Hp, s->B);
+        double f_full = psw_bench_inference_flops(s, s->H), f_pruned = psw_bench_inference_flops(s, Hp);
         double ratio = f_full / f_pruned, speedup = med[0] / med[1];
         double cpu_speedup = cmed[0] / cmed[1];
         printf("%s\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.6f\t%.6f\t%.6f\t%.4f\t%.4f\t%.6f\t%.6f\t%.6f\t"

@@ -39,6 +39,9 @@ void psw_rope_table(float *cos_t, float *sin_t, int T, int HD, double theta);
 /* In place on x (B, T, NX, HD), position = t. */
 void psw_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int NX,
                       int HD);
+/* In place on x (P, NX, HD), row p at position pos[p] % T (flat batch positions b * T + t). */
+void psw_rope_forward_at(float *x, const float *cos_t, const float *sin_t, const int64_t *pos,
+                         int P, int T, int NX, int HD);
 /* In place on dx (B, T, NX, HD): the transpose (inverse) rotation. */
 void psw_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NX,
                        int HD);
@@ -52,6 +55,14 @@ void psw_attention_forward(float *out, float *att, const float *q, const float *
 void psw_attention_forward_ref(float *out, float *att, const float *q, const float *k,
                                const float *v, const int32_t *lengths, int B, int T, int NH,
                                int NKV, int HD);
+/* The same attention for P query rows only: q and out (P, NH, HD), row p the query of sequence
+ * pos[p] / T at position pos[p] % T, against that sequence's keys and values 0..pos[p] % T in
+ * k and v (B, T, NKV, HD). att (P, NH, T) is scratch. Each run of consecutive rows of one
+ * sequence is one sgemm per head, so a row's result depends only on its sequence's run (what
+ * an inference forward of that sequence alone computes). */
+void psw_attention_forward_at(float *out, float *att, const float *q, const float *k,
+                              const float *v, const int64_t *pos, int P, int T, int NH, int NKV,
+                              int HD);
 /* dq (B, T, NH, HD), dk and dv (B, T, NKV, HD) += ...; scratch (T, T) is overwritten;
  * dout (B, T, NH, HD). */
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,

@@ -64,7 +64,8 @@ typedef struct att_job {
     float *out, *att, *dq, *dk, *dv, *scratch, *pool_scratch;
     const float *q, *k, *v, *dout, *catt;
     const int32_t *lengths;
-    int T, NH, NKV, HD;
+    const int64_t *pos; /* psw_attention_forward_at's query positions */
+    int T, NH, NKV, HD, P;
 } att_job;
 
 /* Forward of one (sequence, head): task = b * NH + h. */
@@ -87,6 +88,39 @@ static void att_forward_task(void *ctx, int task, int thread) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tb, HD, Tb, 1.0f, a, T, vg, (int)KD,
                 0.0f, oh, (int)QD);
     for (int t = Tb; t < T; t++) memset(oh + (size_t)t * QD, 0, sizeof(float) * HD);
+    (void)thread;
+}
+
+PSW_VEC_CLONES
+static void softmax_rows_at(float *a, size_t lda, const int64_t *pos, int n, int T, int kv_len) {
+    for (int i = 0; i < n; i++) causal_softmax_row(a + (size_t)i * lda, (int)(pos[i] % T), kv_len);
+}
+
+/* Forward at query rows, one (run, head): task = p * NH + h, where p starts a run of
+ * consecutive rows of one sequence (other tasks return at once). */
+static void att_forward_at_task(void *ctx, int task, int thread) {
+    const att_job *j = ctx;
+    int T = j->T, NH = j->NH, HD = j->HD, p0 = task / NH, h = task % NH;
+    const int64_t *pos = j->pos;
+    int64_t b = pos[p0] / T;
+    if (p0 > 0 && pos[p0 - 1] / T == b) return;
+    int p1 = p0 + 1, kv_len = (int)(pos[p0] % T) + 1;
+    for (; p1 < j->P && pos[p1] / T == b; p1++)
+        if ((int)(pos[p1] % T) + 1 > kv_len) kv_len = (int)(pos[p1] % T) + 1;
+    int n = p1 - p0;
+    size_t QD = (size_t)NH * HD, KD = (size_t)j->NKV * HD, lda = (size_t)NH * T;
+    int g = h / (NH / j->NKV);
+    float scale = 1.0f / sqrtf((float)HD);
+    const float *qh = j->q + (size_t)p0 * QD + (size_t)h * HD;
+    const float *kg = j->k + (size_t)b * T * KD + (size_t)g * HD;
+    const float *vg = j->v + (size_t)b * T * KD + (size_t)g * HD;
+    float *a = j->att + ((size_t)p0 * NH + h) * T;
+    /* scores (n, kv_len) = scale * qh @ kg^T, rows NH * T apart */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, kv_len, HD, scale, qh, (int)QD, kg,
+                (int)KD, 0.0f, a, (int)lda);
+    softmax_rows_at(a, lda, pos + p0, n, T, kv_len);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HD, kv_len, 1.0f, a, (int)lda, vg,
+                (int)KD, 0.0f, j->out + (size_t)p0 * QD + (size_t)h * HD, (int)QD);
     (void)thread;
 }
 
@@ -124,6 +158,14 @@ void psw_attention_forward(float *out, float *att, const float *q, const float *
     att_job j = {.out = out, .att = att, .q = q, .k = k, .v = v, .lengths = lengths, .T = T,
                  .NH = NH, .NKV = NKV, .HD = HD};
     psw_pool_run_blas1(B * NH, att_forward_task, &j);
+}
+
+void psw_attention_forward_at(float *out, float *att, const float *q, const float *k,
+                              const float *v, const int64_t *pos, int P, int T, int NH, int NKV,
+                              int HD) {
+    att_job j = {.out = out, .att = att, .q = q, .k = k, .v = v, .pos = pos, .P = P, .T = T,
+                 .NH = NH, .NKV = NKV, .HD = HD};
+    psw_pool_run_blas1(P * NH, att_forward_at_task, &j);
 }
 
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,

@@ -128,13 +128,14 @@ void psw_rope_table(float *cos_t, float *sin_t, int T, int HD, double theta) {
     }
 }
 
-/* Rotates rows r0..r1-1 of the (B*T) rows; row r is at position r % T. */
+/* Rotates rows r0..r1-1; row r is at position pos[r] % T, or r % T when pos is NULL (the
+ * (B*T) rows of a batch). */
 PSW_VEC_CLONES
-static void rope_rows(float *x, const float *cos_t, const float *sin_t, int r0, int r1, int T,
-                      int NX, int HD, float sign) {
+static void rope_rows(float *x, const float *cos_t, const float *sin_t, const int64_t *pos,
+                      int r0, int r1, int T, int NX, int HD, float sign) {
     int half = HD / 2;
     for (int r = r0; r < r1; r++) {
-        int t = r % T;
+        int t = pos ? (int)(pos[r] % T) : r % T;
         const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
         for (int h = 0; h < NX; h++) {
             float *v = x + ((size_t)r * NX + h) * HD;
@@ -150,6 +151,7 @@ static void rope_rows(float *x, const float *cos_t, const float *sin_t, int r0, 
 typedef struct rope_job {
     float *x;
     const float *cos_t, *sin_t;
+    const int64_t *pos;
     int R, T, NX, HD, rows;
     float sign;
 } rope_job;
@@ -157,24 +159,29 @@ typedef struct rope_job {
 static void rope_task(void *ctx, int task, int thread) {
     const rope_job *j = ctx;
     int r0 = task * j->rows, r1 = r0 + j->rows < j->R ? r0 + j->rows : j->R;
-    rope_rows(j->x, j->cos_t, j->sin_t, r0, r1, j->T, j->NX, j->HD, j->sign);
+    rope_rows(j->x, j->cos_t, j->sin_t, j->pos, r0, r1, j->T, j->NX, j->HD, j->sign);
     (void)thread;
 }
 
-static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int NX,
-                       int HD, float sign) {
-    rope_job j = {.x = x, .cos_t = cos_t, .sin_t = sin_t, .R = B * T, .T = T, .NX = NX,
+static void rope_apply(float *x, const float *cos_t, const float *sin_t, const int64_t *pos,
+                       int R, int T, int NX, int HD, float sign) {
+    rope_job j = {.x = x, .cos_t = cos_t, .sin_t = sin_t, .pos = pos, .R = R, .T = T, .NX = NX,
                   .HD = HD, .sign = sign, .rows = rows_per_task(NX * HD)};
     psw_pool_run(psw_chunks((size_t)j.R, (size_t)j.rows), rope_task, &j);
 }
 
 void psw_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int NX,
                       int HD) {
-    rope_apply(x, cos_t, sin_t, B, T, NX, HD, 1.0f);
+    rope_apply(x, cos_t, sin_t, NULL, B * T, T, NX, HD, 1.0f);
+}
+
+void psw_rope_forward_at(float *x, const float *cos_t, const float *sin_t, const int64_t *pos,
+                         int P, int T, int NX, int HD) {
+    rope_apply(x, cos_t, sin_t, pos, P, T, NX, HD, 1.0f);
 }
 
 void psw_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NX,
                        int HD) {
     /* The rotation is orthogonal: its transpose is the rotation by the negative angle. */
-    rope_apply(dx, cos_t, sin_t, B, T, NX, HD, -1.0f);
+    rope_apply(dx, cos_t, sin_t, NULL, B * T, T, NX, HD, -1.0f);
 }

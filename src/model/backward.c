@@ -49,7 +49,7 @@ psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_s
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, false, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false, false);
     double l = loss_rows(m, loss, m->acts->logits, false);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
@@ -232,7 +232,7 @@ psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, true, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false, false);
     double l = loss_rows(m, loss, m->acts->logits, true);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);

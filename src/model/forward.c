@@ -368,18 +368,103 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_
 #undef W
 }
 
-void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits, bool per_seq) {
+/* out (P, out_dim) = in (P, in_dim) @ w^T for gathered rows at flat positions pos. With per_seq,
+ * one call per run of consecutive positions of one sequence (what that sequence's solo forward
+ * calls with the same positions), as psw_head_forward does. */
+static void rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
+                        int T, bool per_seq, int in_dim, int out_dim) {
+    if (!per_seq) {
+        psw_matmul_forward(out, in, w, P, in_dim, out_dim);
+        return;
+    }
+    for (int p0 = 0, p1; p0 < P; p0 = p1) {
+        int64_t b = pos[p0] / T;
+        for (p1 = p0 + 1; p1 < P && pos[p1] / T == b; p1++) {}
+        psw_matmul_forward(out + (size_t)p0 * out_dim, in + (size_t)p0 * in_dim, w, p1 - p0,
+                           in_dim, out_dim);
+    }
+}
+
+static void gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
+    for (int p = 0; p < P; p++)
+        memcpy(dst + (size_t)p * C, src + (size_t)pos[p] * C, sizeof(float) * (size_t)C);
+}
+
+/* The last layer when only the rows at pos are read afterwards (an inference forward): keys and
+ * values for every row, since the queries attend to them, and everything else (queries,
+ * attention, output projection, MLP) on the P gathered rows only. Writes the layer's output rows
+ * to a->xg (P, C). The first P rows of the layer buffers hold the gathered rows. */
+static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                          bool per_seq) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
-    int C = cfg->hidden_size, T = batch->T;
+    int l = cfg->num_layers - 1;
+    psw_layer_acts *la = &a->layer[l];
+    int B = batch->B, T = batch->T, BT = B * T;
+    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
+        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int QD = NH * HD, KD = NKV * HD;
+    float eps = cfg->rms_norm_eps;
+    const float *x = a->resid[l];
+    float *xg = a->xg; /* the residual input at pos, then the layer's output */
+#define W(id) psw_model_weight(m, (id), l)
+#define ROWS(o, i, id, in_dim, out_dim)                                                            \
+    rows_matmul((o), (i), W(id), pos, P, T, per_seq, (in_dim), (out_dim))
+    gather_rows(xg, x, pos, P, C);
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        psw_rmsnorm_forward(la->ln1, la->ln1_rstd, x, W(PSW_P_ATTN_NORM), BT, C, eps);
+        seq_matmul(la->k, la->ln1, W(PSW_P_K), batch, per_seq, C, KD);
+        seq_matmul(la->v, la->ln1, W(PSW_P_V), batch, per_seq, C, KD);
+        gather_rows(la->ln2, la->ln1, pos, P, C);
+        ROWS(la->q, la->ln2, PSW_P_Q, C, QD);
+    } else {
+        seq_matmul(la->kraw, x, W(PSW_P_K), batch, per_seq, C, KD);
+        seq_matmul(la->v, x, W(PSW_P_V), batch, per_seq, C, KD);
+        psw_rmsnorm_forward(la->k, la->k_rstd, la->kraw, W(PSW_P_K_NORM), BT, KD, eps);
+        ROWS(la->qraw, xg, PSW_P_Q, C, QD);
+        psw_rmsnorm_forward(la->q, la->q_rstd, la->qraw, W(PSW_P_Q_NORM), P, QD, eps);
+    }
+    psw_rope_forward_at(la->q, a->rope_cos, a->rope_sin, pos, P, T, NH, HD);
+    psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+    psw_attention_forward_at(la->atty, la->att, la->q, la->k, la->v, pos, P, T, NH, NKV, HD);
+    size_t PC = (size_t)P * C;
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        ROWS(la->mid, la->atty, PSW_P_O, QD, C);
+        add_inplace(la->mid, xg, PC);
+        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), P, C, eps);
+        ROWS(la->gate, la->ln2, PSW_P_GATE, C, H);
+        ROWS(la->up, la->ln2, PSW_P_UP, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
+        ROWS(xg, la->act, PSW_P_DOWN, H, C);
+    } else {
+        ROWS(la->attn_o, la->atty, PSW_P_O, QD, C);
+        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), P, C, eps);
+        add_inplace(la->mid, xg, PC);
+        ROWS(la->gate, la->mid, PSW_P_GATE, C, H);
+        ROWS(la->up, la->mid, PSW_P_UP, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
+        ROWS(la->mlp_o, la->act, PSW_P_DOWN, H, C);
+        psw_rmsnorm_forward(xg, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), P, C, eps);
+    }
+    add_inplace(xg, la->mid, PC);
+#undef ROWS
+#undef W
+}
+
+void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                     float *logits, bool per_seq, bool last_layer_at_pos) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    int C = cfg->hidden_size, T = batch->T, L = cfg->num_layers;
     psw_embed_lookup(m, a->resid[0], batch);
-    for (int l = 0; l < cfg->num_layers; l++) layer_forward(m, l, batch, per_seq);
+    int full_layers = last_layer_at_pos ? L - 1 : L;
+    for (int l = 0; l < full_layers; l++) layer_forward(m, l, batch, per_seq);
     /* The final norm is per row, so gathering first is exact, and the LM head (the largest
      * matmul for big vocabularies) runs on P rows only. */
-    const float *xf = a->resid[cfg->num_layers];
-    for (int p = 0; p < P; p++)
-        memcpy(a->xg + (size_t)p * C, xf + (size_t)pos[p] * C, sizeof(float) * C);
+    if (last_layer_at_pos)
+        last_layer_at(m, batch, pos, P, per_seq);
+    else
+        gather_rows(a->xg, a->resid[L], pos, P, C);
     psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, psw_model_weight(m, PSW_P_FINAL_NORM, 0), P,
                         C, cfg->rms_norm_eps);
     /* With per_seq, per sequence again: each run of consecutive positions in one sequence is one
@@ -392,6 +477,6 @@ psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t
                              float *logits, psw_err *err) {
     psw_status st = psw_check_batch(m, batch, pos, P, false, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, pos, P, logits, !m->batched_forward);
+    psw_forward_run(m, batch, pos, P, logits, !m->batched_forward, true);
     return PSW_OK;
 }

@@ -88,8 +88,11 @@ psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int
 /* The forward pass proper (no checks): fills the activations and logits (P, V). per_seq
  * (psw_model_forward) runs every linear layer once per sequence with the shapes a forward of
  * that sequence alone would use, so a row's result does not depend on its batch mates or the
- * padding, bit for bit; false (the training losses) runs each as one BT-row GEMM. */
+ * padding, bit for bit; false (the training losses) runs each as one BT-row GEMM.
+ * last_layer_at_pos (psw_model_forward: nothing reads the activations afterwards) runs the last
+ * layer's queries, attention, projections and MLP on the P rows at pos only; the training
+ * losses pass false, since backward reads every row of every layer. */
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
-                     float *logits, bool per_seq);
+                     float *logits, bool per_seq, bool last_layer_at_pos);
 
 #endif

@@ -61,9 +61,25 @@ static int batch_logits(psw_model *m, const int *order, int T, bool all, float *
     }
     psw_batch batch = {tokens, lengths, NS, T};
     psw_err err = {0};
-    if (one_gemm) psw_forward_run(m, &batch, pos, P, logits, false);
+    if (one_gemm) psw_forward_run(m, &batch, pos, P, logits, false, true);
     else CHECK_OK(psw_model_forward(m, &batch, pos, P, logits, &err), &err);
     return P;
+}
+
+/* The last-position logits of the batch through the training losses' forward: one GEMM per layer
+ * and the full last layer. */
+static void full_layer_logits(psw_model *m, const int *order, float *logits) {
+    int32_t tokens[NS * TMAX], lengths[NS];
+    int64_t pos[NS];
+    for (int b = 0; b < NS; b++) {
+        int s = order[b];
+        lengths[b] = seq_len[s];
+        for (int t = 0; t < TMAX; t++)
+            tokens[b * TMAX + t] = t < seq_len[s] ? token_of(s, t, m->cfg.vocab_size) : (int32_t)((b + t) % m->cfg.vocab_size);
+        pos[b] = (int64_t)b * TMAX + seq_len[s] - 1;
+    }
+    psw_batch batch = {tokens, lengths, NS, TMAX};
+    psw_forward_run(m, &batch, pos, NS, logits, false, false);
 }
 
 /* Logits of sequence s alone (B = 1, T = its length); returns the rows written. */
@@ -132,6 +148,12 @@ static void check_arch(psw_arch arch, int threads) {
     batch_logits(&m, orders[1], TMAX, false, solo, true);
     CHECK(memcmp(got, solo, (size_t)P * V * sizeof *got) == 0,
           "%s, %d threads: batched_forward gives the one-GEMM forward's logits", name, threads);
+    /* The last layer at the requested rows only (every inference forward) against the full last
+     * layer of the training forward: the same values up to fp32 rounding. */
+    full_layer_logits(&m, orders[1], solo);
+    CHECK(psw_test_check_tensor("last layer at rows vs full last layer", got, solo, (size_t)P * V,
+                                1e-5, 1e-5),
+          "%s, %d threads: last layer at the rows agrees with the full layer", name, threads);
     free(solo);
     free(got);
     psw_model_free(&m);

@@ -89,6 +89,37 @@ static void test_attention(psw_rng *r) {
         free(dq2), free(dk1), free(dk2), free(dv1), free(dv2), free(scratch);
 }
 
+/* Attention at query rows against the reference's rows at those positions: runs of several rows
+ * of one sequence (in any order), single rows, and a sequence visited twice in separate runs. */
+static void test_attention_at(psw_rng *r) {
+    const int B = 3, T = 7, NH = 4, NKV = 2, HD = 8, P = 7;
+    const int32_t lengths[3] = {7, 5, 3};
+    const int64_t pos[7] = {0 * T + 6, 0 * T + 2, 1 * T + 4, 2 * T + 0, 2 * T + 2, 1 * T + 1, 0 * T + 5};
+    size_t QD = (size_t)NH * HD, nq = (size_t)B * T * QD, nk = (size_t)B * T * NKV * HD;
+    float *q = rnd(r, nq, 1.0f), *k = rnd(r, nk, 1.0f), *v = rnd(r, nk, 1.0f);
+    float *full = psw_xcalloc(nq, 4), *att = psw_xcalloc((size_t)B * NH * T * T, 4);
+    psw_attention_forward_ref(full, att, q, k, v, lengths, B, T, NH, NKV, HD);
+    float *qp = psw_xmalloc(sizeof(float) * P * QD), *want = psw_xmalloc(sizeof(float) * P * QD);
+    for (int p = 0; p < P; p++) {
+        memcpy(qp + p * QD, q + pos[p] * QD, sizeof(float) * QD);
+        memcpy(want + p * QD, full + pos[p] * QD, sizeof(float) * QD);
+    }
+    float *got = rnd(r, (size_t)P * QD, 1.0f), *scratch = rnd(r, (size_t)P * NH * T, 1.0f);
+    psw_attention_forward_at(got, scratch, qp, k, v, pos, P, T, NH, NKV, HD);
+    check_nmse("attention_forward_at out", got, want, (size_t)P * QD);
+    /* RoPE at positions: the rows of a whole-batch rotation. */
+    float c[7 * 4], s[7 * 4];
+    psw_rope_table(c, s, T, HD, 10000.0);
+    float *all = copy(q, nq);
+    psw_rope_forward(all, c, s, B, T, NH, HD);
+    psw_rope_forward_at(qp, c, s, pos, P, T, NH, HD);
+    size_t same = 0;
+    for (int p = 0; p < P; p++) same += memcmp(qp + p * QD, all + pos[p] * QD, sizeof(float) * QD) == 0;
+    CHECK(same == P, "rope_forward_at: %zu of %d rows equal the batch rotation's", same, P);
+    free(q), free(k), free(v), free(full), free(att), free(qp), free(want), free(got),
+        free(scratch), free(all);
+}
+
 static void test_loss_row(void) {
     /* z = (1, 2, 3), target 0: CE = log(e + e^2 + e^3) - 1 = 3.40760596 - 1 */
     const float z[3] = {1.0f, 2.0f, 3.0f};
@@ -133,6 +164,7 @@ int main(void) {
     psw_rng r;
     psw_rng_seed(&r, 1234);
     test_matmul(&r, 7, 13, 5);
+    test_attention_at(&r);
     test_matmul(&r, 64, 96, 80);
     test_attention(&r);
     test_loss_row();
