@@ -22,11 +22,14 @@ SGEMM_N=${SGEMM_N:-3072}
 OUT=${OUT:-$build/bench/engine_results.md}
 RAW=${RAW:-$build/bench/engine_results.tsv}
 PY=/usr/bin/python3
+# The timeout psw_blas_tune_spin gives OpenBLAS when the environment sets none (PSW_BLAS_SPIN_LOG2).
+spin=$(sed -n 's/^#define PSW_BLAS_SPIN_LOG2 \([0-9]*\).*/\1/p' "$repo/include/psw/kernels.h")
 
 cmake -S "$repo" -B "$build" -DPSW_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" --target bench_engine -j2 >/dev/null
+cmake --build "$build" --target bench_engine bench_floor -j2 >/dev/null
 bin="$build/bench/bench_engine"
-[ -x "$bin" ] || { echo "run.sh: $bin was not built" >&2; exit 1; }
+floor="$build/bench/bench_floor"
+[ -x "$bin" ] && [ -x "$floor" ] || { echo "run.sh: $bin or $floor was not built" >&2; exit 1; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -44,6 +47,14 @@ for s in "${shape_list[@]}"; do
     echo "run.sh: $s (torch)" >&2
     OMP_WAIT_POLICY=PASSIVE "$PY" "$here/engine/torch_step.py" --shapes "$s" --threads "$THREADS" \
         --reps "$REPS" --warmup "$WARMUP" --no-header >>"$RAW"
+    # PyTorch again with the OpenBLAS spin timeout prunesweep sets for itself (psw_blas_tune_spin)
+    echo "run.sh: $s (torch, OPENBLAS_THREAD_TIMEOUT=$spin)" >&2
+    OPENBLAS_THREAD_TIMEOUT=$spin OMP_WAIT_POLICY=PASSIVE "$PY" "$here/engine/torch_step.py" \
+        --shapes "$s" --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --no-header |
+        sed 's/^torch\t/torch_spin\t/' >>"$RAW"
+    echo "run.sh: $s (GEMM floor)" >&2
+    "$floor" --shapes "$s" --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --no-header \
+        >>"$RAW"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -56,6 +67,8 @@ peak = {t: float(r["gflops"]) for t, r in sg.items()}
 best = {t: float(r["model_gflop"]) / float(r["min_s"]) for t, r in sg.items()}
 ours = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "ours" and r["mode"] != "sgemm"}
 torch = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "torch"}
+spin = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "torch_spin"}
+floor = {(r["shape"], r["threads"], r["mode"]): r for r in rows if r["impl"] == "floor"}
 names = {"train_all": "train, loss at all positions", "train_last": "train, loss at last position",
          "forward": "forward, logits at last position (per sequence, the default)",
          "forward_batched": "forward, logits at last position (eval_forward batched)"}
@@ -81,6 +94,22 @@ for key, o in ours.items():
     rc = float(p["cpu_s"]) / float(o["cpu_s"])
     g = float(o["gflops"])
     L.append(f"| {s} | {t} | {names[md]} | {ot:,.0f} | {pt:,.0f} | {ot / pt:.2f}x | {rb:.2f}x | {rc:.2f}x | {g:.1f} | {100 * g / peak[t]:.0f}% |")
+L.append("")
+L.append("Headroom: the GEMM floor (bench_floor: only the sgemm calls of the case, nothing else) "
+         "bounds what any engine on this OpenBLAS can reach, so floor / PyTorch is the largest "
+         "possible speedup over this PyTorch run. PyTorch with OPENBLAS_THREAD_TIMEOUT=$spin is "
+         "PyTorch given the OpenBLAS spin timeout prunesweep sets for itself.")
+L.append("")
+L.append("| shape | threads | case | ours tok/s | GEMM floor tok/s | ours / floor | floor / PyTorch | PyTorch (timeout $spin) tok/s | ours / that |")
+L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+for key, o in ours.items():
+    s, t, md = key
+    peer = "forward" if md == "forward_batched" else md
+    p, f, q = torch.get((s, t, peer)), floor.get(key), spin.get((s, t, peer))
+    if p is None or f is None or q is None:
+        continue
+    ot, ft, pt, qt = float(o["tok_s"]), float(f["tok_s"]), float(p["tok_s"]), float(q["tok_s"])
+    L.append(f"| {s} | {t} | {names[md]} | {ot:,.0f} | {ft:,.0f} | {100 * ot / ft:.0f}% | {ft / pt:.2f}x | {qt:,.0f} | {ot / qt:.2f}x |")
 open(out, "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 EOF

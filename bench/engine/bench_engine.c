@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bench_common.h"
+#include "psw/kernels.h"
 #include "psw/model.h"
 
 /* forward: psw_model_forward as evaluation runs it by default (per sequence, batch-invariant);
@@ -172,6 +173,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    psw_blas_tune_spin(); /* as prunesweep's main does */
     psw_bench_opts o;
     psw_bench_opts_default(&o);
     bool modes[MODE_COUNT] = {true, true, true, true}, sgemm_only = false;

@@ -114,4 +114,16 @@ void psw_pool_run(int n_tasks, psw_pool_task fn, void *ctx);
  * allocated (callers then run serially on their own scratch). */
 float *psw_pool_scratch(size_t floats_per_thread);
 
+/* ---- OpenBLAS's idle spinning ----
+ * After each threaded call OpenBLAS's workers spin for 2^OPENBLAS_THREAD_TIMEOUT cycles (2^28
+ * by default, about 0.1 s) before they sleep, so during the element-wise work between GEMMs the
+ * pool's threads compete with spinning OpenBLAS workers for the same cores. When the variable
+ * is unset, psw_blas_tune_spin sets it to PSW_BLAS_SPIN_LOG2 (2^20 cycles, under a millisecond:
+ * long enough to bridge back-to-back GEMMs) and restarts OpenBLAS's threads so they read it.
+ * Call once at program start, before other threads use BLAS. Returns the timeout in effect
+ * (log2 of cycles), or -1 when this OpenBLAS build does not expose it (nothing changes).
+ * Numerical results never depend on it. */
+#define PSW_BLAS_SPIN_LOG2 20
+int psw_blas_tune_spin(void);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "psw/common.h"
+#include "psw/kernels.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -57,6 +58,8 @@ static int cmd_help(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     psw_log_init_from_env();
+    int spin = psw_blas_tune_spin();
+    PSW_LOG_DEBUG("OpenBLAS thread timeout: %d (log2 cycles; -1: not adjustable)", spin);
     if (argc < 2) {
         cmd_help(0, NULL);
         return PSW_EXIT_USAGE;

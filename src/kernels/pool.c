@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "psw/common.h"
@@ -152,4 +153,28 @@ float *psw_pool_scratch(size_t floats_per_thread) {
     float *s = p->scratch;
     pthread_mutex_unlock(&g_run_mu);
     return s;
+}
+
+/* OpenBLAS internals that its pthread build exports (openblas_read_env, blas_thread_init and
+ * blas_thread_shutdown_ are what its own fork handler uses). Weak: an OpenBLAS without them (the
+ * OpenMP or serial builds) leaves them NULL and the tuning is skipped. */
+extern int openblas_thread_timeout(void) __attribute__((weak));
+extern void openblas_read_env(void) __attribute__((weak));
+extern int blas_thread_init(void) __attribute__((weak));
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+int psw_blas_tune_spin(void) {
+    if (!openblas_thread_timeout || !openblas_read_env || !blas_thread_init ||
+        !blas_thread_shutdown_)
+        return -1;
+    const char *set = getenv("OPENBLAS_THREAD_TIMEOUT");
+    if (set && *set) return openblas_thread_timeout();
+    char v[16];
+    snprintf(v, sizeof v, "%d", PSW_BLAS_SPIN_LOG2);
+    if (setenv("OPENBLAS_THREAD_TIMEOUT", v, 1) != 0) return openblas_thread_timeout();
+    openblas_read_env();
+    /* The workers read the timeout when they start: restart them. */
+    blas_thread_shutdown_();
+    blas_thread_init();
+    return openblas_thread_timeout();
 }
