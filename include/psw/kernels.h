@@ -42,6 +42,9 @@ void psw_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, i
 /* In place on x (P, NX, HD), row p at position pos[p] % T (flat batch positions b * T + t). */
 void psw_rope_forward_at(float *x, const float *cos_t, const float *sin_t, const int64_t *pos,
                          int P, int T, int NX, int HD);
+/* In place on dx (P, NX, HD): the inverse rotation of psw_rope_forward_at. */
+void psw_rope_backward_at(float *dx, const float *cos_t, const float *sin_t, const int64_t *pos,
+                          int P, int T, int NX, int HD);
 /* In place on dx (B, T, NX, HD): the transpose (inverse) rotation. */
 void psw_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NX,
                        int HD);
@@ -63,6 +66,13 @@ void psw_attention_forward_ref(float *out, float *att, const float *q, const flo
 void psw_attention_forward_at(float *out, float *att, const float *q, const float *k,
                               const float *v, const int64_t *pos, int P, int T, int NH, int NKV,
                               int HD);
+/* Backward of psw_attention_forward_at: dq and dout (P, NH, HD), dk and dv (B, T, NKV, HD)
+ * += ...; att (P, NH, T) the forward's probabilities; scratch (T, T) is overwritten. The rows
+ * of one sequence accumulate into its dk, dv rows in row order, then head order. */
+void psw_attention_backward_at(float *dq, float *dk, float *dv, float *scratch,
+                               const float *dout, const float *att, const float *q,
+                               const float *k, const float *v, const int64_t *pos, int P, int B,
+                               int T, int NH, int NKV, int HD);
 /* dq (B, T, NH, HD), dk and dv (B, T, NKV, HD) += ...; scratch (T, T) is overwritten;
  * dout (B, T, NH, HD). */
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,

@@ -132,6 +132,12 @@ typedef struct psw_model {
      * runs one GEMM over all rows of the batch, as training does (faster for short sequences;
      * OpenBLAS may then round a row differently with other batch mates). Set by the caller. */
     bool batched_forward;
+    /* Training losses: false (the default) runs the last layer's queries, attention, output
+     * projection and MLP only at the loss rows when at most half the rows carry a loss (answer
+     * positions), forward and backward; true runs it on every row. The two agree to fp32
+     * rounding. prepare-default sets it while it trains the embedded teacher, the recipe the
+     * README's figures were measured with. Set by the caller. */
+    bool loss_full_last_layer;
 } psw_model;
 
 /* Allocates a zeroed parameter arena for cfg (validated first).

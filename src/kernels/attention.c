@@ -64,7 +64,7 @@ typedef struct att_job {
     float *out, *att, *dq, *dk, *dv, *scratch, *pool_scratch;
     const float *q, *k, *v, *dout, *catt;
     const int32_t *lengths;
-    const int64_t *pos; /* psw_attention_forward_at's query positions */
+    const int64_t *pos; /* the _at variants' query positions */
     int T, NH, NKV, HD, P;
 } att_job;
 
@@ -94,6 +94,14 @@ static void att_forward_task(void *ctx, int task, int thread) {
 PSW_VEC_CLONES
 static void softmax_rows_at(float *a, size_t lda, const int64_t *pos, int n, int T, int kv_len) {
     for (int i = 0; i < n; i++) causal_softmax_row(a + (size_t)i * lda, (int)(pos[i] % T), kv_len);
+}
+
+PSW_VEC_CLONES
+static void softmax_backward_rows_at(float *d, size_t ldd, const float *a, size_t lda,
+                                     const int64_t *pos, int n, int T, int kv_len, float scale) {
+    for (int i = 0; i < n; i++)
+        softmax_backward_row(d + (size_t)i * ldd, a + (size_t)i * lda, (int)(pos[i] % T), kv_len,
+                             scale);
 }
 
 /* Forward at query rows, one (run, head): task = p * NH + h, where p starts a run of
@@ -168,6 +176,45 @@ void psw_attention_forward_at(float *out, float *att, const float *q, const floa
     psw_pool_run_blas1(P * NH, att_forward_at_task, &j);
 }
 
+/* Backward at query rows, one (sequence, kv head): task = b * NKV + g. Every run of consecutive
+ * rows of sequence b, in row order, then the heads of the group in head order, accumulate into
+ * the same dk, dv rows, so they all run in this one task. */
+static void att_backward_at_task(void *ctx, int task, int thread) {
+    const att_job *j = ctx;
+    int T = j->T, NH = j->NH, NKV = j->NKV, HD = j->HD, b = task / NKV, g = task % NKV;
+    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD, lda = (size_t)NH * T;
+    int group = NH / NKV;
+    float scale = 1.0f / sqrtf((float)HD);
+    const int64_t *pos = j->pos;
+    size_t koff = (size_t)b * T * KD + (size_t)g * HD;
+    float *scratch = thread == 0 ? j->scratch : j->pool_scratch + (size_t)thread * T * T;
+    /* runs of sequence b, cut into pieces of at most T rows (the scratch is T x T) */
+    for (int p0 = 0, p1; p0 < j->P; p0 = p1) {
+        int64_t rb = pos[p0] / T;
+        int kv_len = (int)(pos[p0] % T) + 1;
+        for (p1 = p0 + 1; p1 < j->P && p1 - p0 < T && pos[p1] / T == rb; p1++)
+            if ((int)(pos[p1] % T) + 1 > kv_len) kv_len = (int)(pos[p1] % T) + 1;
+        if (rb != b) continue;
+        int n = p1 - p0;
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            size_t qoff = (size_t)p0 * QD + (size_t)h * HD;
+            const float *a = j->catt + ((size_t)p0 * NH + h) * T;
+            const float *doh = j->dout + qoff;
+            /* dprobs (n, kv_len) = doh (n, HD) @ vg^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, kv_len, HD, 1.0f, doh,
+                        (int)QD, j->v + koff, (int)KD, 0.0f, scratch, kv_len);
+            softmax_backward_rows_at(scratch, kv_len, a, lda, pos + p0, n, T, kv_len, scale);
+            /* dq_h += ds @ kg;  dk_g += ds^T @ q_h;  dv_g += probs^T @ doh */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HD, kv_len, 1.0f, scratch,
+                        kv_len, j->k + koff, (int)KD, 1.0f, j->dq + qoff, (int)QD);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kv_len, HD, n, 1.0f, scratch,
+                        kv_len, j->q + qoff, (int)QD, 1.0f, j->dk + koff, (int)KD);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kv_len, HD, n, 1.0f, a,
+                        (int)lda, doh, (int)QD, 1.0f, j->dv + koff, (int)KD);
+        }
+    }
+}
+
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *att, const float *q, const float *k, const float *v,
                             const int32_t *lengths, int B, int T, int NH, int NKV, int HD) {
@@ -179,6 +226,21 @@ void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, con
         psw_pool_run_blas1(B * NKV, att_backward_task, &j);
     } else { /* no memory for per-thread scratch: the same tasks, in order, on this thread */
         for (int t = 0; t < B * NKV; t++) att_backward_task(&j, t, 0);
+    }
+}
+
+void psw_attention_backward_at(float *dq, float *dk, float *dv, float *scratch,
+                               const float *dout, const float *att, const float *q,
+                               const float *k, const float *v, const int64_t *pos, int P, int B,
+                               int T, int NH, int NKV, int HD) {
+    att_job j = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att,
+                 .q = q, .k = k, .v = v, .pos = pos, .P = P, .T = T, .NH = NH, .NKV = NKV,
+                 .HD = HD};
+    j.pool_scratch = psw_pool_scratch((size_t)T * T);
+    if (j.pool_scratch) {
+        psw_pool_run_blas1(B * NKV, att_backward_at_task, &j);
+    } else { /* no memory for per-thread scratch: the same tasks, in order, on this thread */
+        for (int t = 0; t < B * NKV; t++) att_backward_at_task(&j, t, 0);
     }
 }
 

@@ -180,6 +180,11 @@ void psw_rope_forward_at(float *x, const float *cos_t, const float *sin_t, const
     rope_apply(x, cos_t, sin_t, pos, P, T, NX, HD, 1.0f);
 }
 
+void psw_rope_backward_at(float *dx, const float *cos_t, const float *sin_t, const int64_t *pos,
+                          int P, int T, int NX, int HD) {
+    rope_apply(dx, cos_t, sin_t, pos, P, T, NX, HD, -1.0f);
+}
+
 void psw_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int NX,
                        int HD) {
     /* The rotation is orthogonal: its transpose is the rotation by the negative angle. */

@@ -49,7 +49,8 @@ psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_s
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, false, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false, false);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false,
+                    !m->loss_full_last_layer && psw_loss_at_rows(batch, loss->P));
     double l = loss_rows(m, loss, m->acts->logits, false);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
@@ -190,7 +191,111 @@ done:;
 #undef G
 }
 
-static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P) {
+static void gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
+    for (int p = 0; p < P; p++)
+        memcpy(dst + (size_t)p * C, src + (size_t)pos[p] * C, sizeof(float) * (size_t)C);
+}
+
+/* dst rows pos[p] += src row p, in p order (repeated positions add up). */
+static void scatter_add_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
+    for (int p = 0; p < P; p++) {
+        float *d = dst + (size_t)pos[p] * C;
+        const float *g = src + (size_t)p * C;
+        for (int i = 0; i < C; i++) d[i] += g[i];
+    }
+}
+
+/* Backward of the last layer run at the P loss rows only (psw_forward_run's last_layer_at_pos):
+ * from a->dxg (d of the layer's output at those rows) to a->dres (d of its input, every row).
+ * Queries, output projection and MLP go back through the P rows; keys and values through every
+ * row, since the queries attended to them. Every activation gradient is computed; frozen kinds
+ * skip only their weight-gradient GEMMs. a->dlnf (free after the final norm's backward) holds
+ * d(mid) at the rows. */
+static void last_layer_backward_at(psw_model *m, const psw_batch *batch, const int64_t *pos,
+                                   int P) {
+    const psw_model_config *cfg = &m->cfg;
+    struct psw_acts *a = m->acts;
+    int l = cfg->num_layers - 1;
+    psw_layer_acts *la = &a->layer[l];
+    int B = batch->B, T = batch->T, BT = B * T;
+    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
+        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int QD = NH * HD, KD = NKV * HD;
+    size_t PC = (size_t)P * C, PH = (size_t)P * H, BTC = (size_t)BT * C;
+    const float *x = a->resid[l];
+    float *dout = a->dxg, *dmid = a->dlnf;
+#define W(id) psw_model_weight(m, (id), l)
+#define G(id) gparam(m, (id), l)
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        /* out = mid + down(silu(gate(ln2)) * up(ln2)),  ln2 = norm(mid) */
+        zero(a->dact, PH);
+        psw_matmul_backward(a->dact, G(PSW_P_DOWN), dout, la->act, W(PSW_P_DOWN), P, H, C);
+        zero(a->dgate, PH), zero(a->dup, PH);
+        psw_swiglu_backward(a->dgate, a->dup, a->dact, la->gate, la->up, PH);
+        zero(a->dtmp, PC);
+        psw_matmul_backward(a->dtmp, G(PSW_P_GATE), a->dgate, la->ln2, W(PSW_P_GATE), P, C, H);
+        psw_matmul_backward(a->dtmp, G(PSW_P_UP), a->dup, la->ln2, W(PSW_P_UP), P, C, H);
+        memcpy(dmid, dout, PC * sizeof(float));
+        psw_rmsnorm_backward(dmid, G(PSW_P_MLP_NORM), a->dtmp, la->mid, W(PSW_P_MLP_NORM),
+                             la->ln2_rstd, P, C);
+        /* mid = x + o(attn(rope(q(ln1)), rope(k(ln1)), v(ln1))),  ln1 = norm(x) */
+        zero(a->datty, (size_t)P * QD);
+        psw_matmul_backward(a->datty, G(PSW_P_O), dmid, la->atty, W(PSW_P_O), P, QD, C);
+    } else {
+        /* out = mid + norm(down(silu(gate(mid)) * up(mid))) */
+        zero(a->dtmp, PC);
+        psw_rmsnorm_backward(a->dtmp, G(PSW_P_MLP_NORM), dout, la->mlp_o, W(PSW_P_MLP_NORM),
+                             la->mlp_rstd, P, C);
+        zero(a->dact, PH);
+        psw_matmul_backward(a->dact, G(PSW_P_DOWN), a->dtmp, la->act, W(PSW_P_DOWN), P, H, C);
+        zero(a->dgate, PH), zero(a->dup, PH);
+        psw_swiglu_backward(a->dgate, a->dup, a->dact, la->gate, la->up, PH);
+        memcpy(dmid, dout, PC * sizeof(float));
+        psw_matmul_backward(dmid, G(PSW_P_GATE), a->dgate, la->mid, W(PSW_P_GATE), P, C, H);
+        psw_matmul_backward(dmid, G(PSW_P_UP), a->dup, la->mid, W(PSW_P_UP), P, C, H);
+        /* mid = x + norm(o(attn(rope(qnorm(q(x))), rope(knorm(k(x))), v(x)))) */
+        zero(a->dtmp, PC);
+        psw_rmsnorm_backward(a->dtmp, G(PSW_P_ATTN_NORM), dmid, la->attn_o, W(PSW_P_ATTN_NORM),
+                             la->attn_rstd, P, C);
+        zero(a->datty, (size_t)P * QD);
+        psw_matmul_backward(a->datty, G(PSW_P_O), a->dtmp, la->atty, W(PSW_P_O), P, QD, C);
+    }
+    zero(a->dq, (size_t)P * QD), zero(a->dk, (size_t)BT * KD), zero(a->dv, (size_t)BT * KD);
+    psw_attention_backward_at(a->dq, a->dk, a->dv, a->datt, a->datty, la->att, la->q, la->k,
+                              la->v, pos, P, B, T, NH, NKV, HD);
+    psw_rope_backward_at(a->dq, a->rope_cos, a->rope_sin, pos, P, T, NH, HD);
+    psw_rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
+    zero(dout, PC); /* now d(query input) at the rows */
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        gather_rows(a->dtmp, la->ln1, pos, P, C);
+        psw_matmul_backward(dout, G(PSW_P_Q), a->dq, a->dtmp, W(PSW_P_Q), P, C, QD);
+        zero(a->dtmp, BTC); /* d(ln1), every row */
+        psw_matmul_backward(a->dtmp, G(PSW_P_K), a->dk, la->ln1, W(PSW_P_K), BT, C, KD);
+        psw_matmul_backward(a->dtmp, G(PSW_P_V), a->dv, la->ln1, W(PSW_P_V), BT, C, KD);
+        scatter_add_rows(a->dtmp, dout, pos, P, C);
+        zero(a->dres, BTC);
+        psw_rmsnorm_backward(a->dres, G(PSW_P_ATTN_NORM), a->dtmp, x, W(PSW_P_ATTN_NORM),
+                             la->ln1_rstd, BT, C);
+    } else {
+        zero(a->dqraw, (size_t)P * QD), zero(a->dkraw, (size_t)BT * KD);
+        psw_rmsnorm_backward(a->dqraw, G(PSW_P_Q_NORM), a->dq, la->qraw, W(PSW_P_Q_NORM),
+                             la->q_rstd, P, QD);
+        psw_rmsnorm_backward(a->dkraw, G(PSW_P_K_NORM), a->dk, la->kraw, W(PSW_P_K_NORM),
+                             la->k_rstd, BT, KD);
+        zero(a->dres, BTC);
+        psw_matmul_backward(a->dres, G(PSW_P_K), a->dkraw, x, W(PSW_P_K), BT, C, KD);
+        psw_matmul_backward(a->dres, G(PSW_P_V), a->dv, x, W(PSW_P_V), BT, C, KD);
+        gather_rows(a->dtmp, x, pos, P, C);
+        psw_matmul_backward(dout, G(PSW_P_Q), a->dqraw, a->dtmp, W(PSW_P_Q), P, C, QD);
+        scatter_add_rows(a->dres, dout, pos, P, C);
+    }
+    scatter_add_rows(a->dres, dmid, pos, P, C); /* the residual path */
+#undef W
+#undef G
+}
+
+static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
+                         bool at_rows) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
     int C = cfg->hidden_size, L = cfg->num_layers;
@@ -214,14 +319,15 @@ static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *po
                          final_tr ? m->grads.ptr[PSW_P_FINAL_NORM] : NULL, a->dlnf, a->xg,
                          psw_model_weight(m, PSW_P_FINAL_NORM, 0), a->lnf_rstd, P, C);
     if (!layers_needed) return;
-    size_t BTC = (size_t)batch->B * batch->T * C;
-    zero(a->dres, BTC);
-    for (int p = 0; p < P; p++) { /* scatter in order: repeated positions add up */
-        float *d = a->dres + (size_t)pos[p] * C;
-        const float *g = a->dxg + (size_t)p * C;
-        for (int i = 0; i < C; i++) d[i] += g[i];
+    int below = L;
+    if (at_rows) {
+        last_layer_backward_at(m, batch, pos, P);
+        below = L - 1;
+    } else {
+        zero(a->dres, (size_t)batch->B * batch->T * C);
+        scatter_add_rows(a->dres, a->dxg, pos, P, C);
     }
-    for (int l = L - 1; l >= 0; l--) layer_backward(m, l, batch, l > 0 || embed_tr);
+    for (int l = below - 1; l >= 0; l--) layer_backward(m, l, batch, l > 0 || embed_tr);
     if (embed_tr)
         psw_embedding_backward(m->grads.ptr[PSW_P_EMBED], a->dres, batch->tokens, batch->lengths,
                                batch->B, batch->T, C);
@@ -229,14 +335,22 @@ static void backward_run(psw_model *m, const psw_batch *batch, const int64_t *po
 
 psw_status psw_model_forward_backward(psw_model *m, const psw_batch *batch,
                                       const psw_loss_spec *loss, double *loss_out, psw_err *err) {
+    return psw_forward_backward_run(
+        m, batch, loss, loss_out, !m->loss_full_last_layer && psw_loss_at_rows(batch, loss->P),
+        err);
+}
+
+psw_status psw_forward_backward_run(psw_model *m, const psw_batch *batch,
+                                    const psw_loss_spec *loss, double *loss_out, bool at_rows,
+                                    psw_err *err) {
     psw_status st = psw_check_batch(m, batch, loss->pos, loss->P, true, err);
     if (st == PSW_OK) st = check_spec(m, loss, err);
     if (st != PSW_OK) return st;
-    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false, false);
+    psw_forward_run(m, batch, loss->pos, loss->P, m->acts->logits, false, at_rows);
     double l = loss_rows(m, loss, m->acts->logits, true);
     *loss_out = l;
     if (!isfinite(l)) return PSW_FAIL(err, PSW_ERR_NUMERIC, "loss is not finite (%g)", l);
-    backward_run(m, batch, loss->pos, loss->P);
+    backward_run(m, batch, loss->pos, loss->P, at_rows);
     return PSW_OK;
 }
 

@@ -89,10 +89,20 @@ psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int
  * (psw_model_forward) runs every linear layer once per sequence with the shapes a forward of
  * that sequence alone would use, so a row's result does not depend on its batch mates or the
  * padding, bit for bit; false (the training losses) runs each as one BT-row GEMM.
- * last_layer_at_pos (psw_model_forward: nothing reads the activations afterwards) runs the last
- * layer's queries, attention, projections and MLP on the P rows at pos only; the training
- * losses pass false, since backward reads every row of every layer. */
+ * last_layer_at_pos runs the last layer's queries, attention, output projection and MLP on the
+ * P rows at pos only (keys and values on every row): psw_model_forward always, the training
+ * losses when psw_loss_at_rows (their backward then goes back through those rows only). */
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                      float *logits, bool per_seq, bool last_layer_at_pos);
+/* Whether the training losses run the last layer at the loss rows only: when at most half of
+ * the batch's B*T rows carry a loss (answer positions), not for causal-LM losses at (nearly)
+ * every position, where the full layer is as cheap. */
+static inline bool psw_loss_at_rows(const psw_batch *batch, int P) {
+    return 2 * (int64_t)P <= (int64_t)batch->B * batch->T;
+}
+/* psw_model_forward_backward with the choice made by the caller (tests compare both ways). */
+psw_status psw_forward_backward_run(psw_model *m, const psw_batch *batch,
+                                    const psw_loss_spec *loss, double *loss_out, bool at_rows,
+                                    psw_err *err);
 
 #endif

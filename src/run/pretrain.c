@@ -222,7 +222,11 @@ static psw_status sft_and_score(psw_model *m, const psw_tokenizer *tok, const ch
         psw_train_data td = {.prompts = &train.prompts, .gold = train.gold,
                              .subset = order, .n_subset = n};
         psw_train_result res;
+        /* The teacher's recipe: every row of the last layer, as when the default was fixed
+         * (the loss-rows-only path rounds differently, and the SFT trajectory amplifies it). */
+        m->loss_full_last_layer = true;
         st = psw_train(m, &ts, &td, &res, err);
+        m->loss_full_last_layer = false;
         if (st != PSW_OK) goto done;
         PSW_LOG_INFO("prepare-default: SFT %lld steps, final loss %.4f", (long long)res.steps,
                      res.final_loss);

@@ -184,7 +184,7 @@ static void run_arch(psw_arch arch, bool tied, const char *tag) {
     /* KL against the model's own logits: exactly 0, zero gradient. "Own" is the loss's forward
      * (one GEMM over the batch); psw_model_forward's per-sequence GEMMs may round otherwise. */
     float *own = psw_xmalloc(sizeof(float) * (size_t)s.P * cfg.vocab_size);
-    psw_forward_run(&m, &f.batch, s.pos, s.P, own, false, false);
+    psw_forward_run(&m, &f.batch, s.pos, s.P, own, false, psw_loss_at_rows(&f.batch, s.P));
     psw_loss_spec ks = {.P = s.P, .pos = s.pos, .teacher_logits = own, .temperature = 1.7f,
                         .kl_weight = 1.0f, .grad_scale = 1.0f};
     double kl = -1.0;

@@ -200,7 +200,7 @@ static void test_self_kl(psw_run_context *ctx) {
     float *teacher = malloc((size_t)B * (size_t)V * sizeof *teacher);
     /* The loss's own forward (one GEMM over the batch): psw_model_forward runs per-sequence
      * GEMMs, which may round otherwise. */
-    psw_forward_run(&student, &batch, pos, B, teacher, false, false);
+    psw_forward_run(&student, &batch, pos, B, teacher, false, psw_loss_at_rows(&batch, B));
     for (int k = 0; k < 2; k++) {
         float temp = k == 0 ? 1.0f : 2.0f;
         psw_loss_spec ls = {.P = B, .pos = pos, .teacher_logits = teacher, .temperature = temp,
