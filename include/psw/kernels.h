@@ -104,6 +104,23 @@ void psw_embedding_backward(float *dembed, const float *dout, const int32_t *tok
 double psw_loss_row(float *dlogits, const float *logits, int target, const float *teacher, int V,
                     float ce_w, float kl_w, float temperature, float gscale);
 
+/* ---- AdamW's element-wise halves (optim.c drives them per segment on the pool) ----
+ * Sum of g[k]^2 in double over 16 interleaved partial sums (lane k % 16), combined pairwise
+ * (lane j += lane j + w for w = 8, 4, 2, 1): the same bits in every vector clone. */
+double psw_sum_squares(const float *g, size_t n);
+typedef struct psw_adamw_coeffs {
+    float clip;         /* gradient scale from norm clipping (1: none) */
+    float b1, b2;       /* moment decays */
+    float step_size;    /* lr / (1 - b1^t) */
+    float inv_sqrt_bc2; /* 1 / sqrt(1 - b2^t) */
+    float eps;
+    float decay;        /* lr * weight_decay, 0 for norms */
+} psw_adamw_coeffs;
+/* PyTorch's AdamW on n elements, in place on w, m, v: g' = clip g; m = b1 m + (1-b1) g';
+ * v = b2 v + (1-b2) g'^2; w = w (1 - decay) - step_size m / (sqrt(v) inv_sqrt_bc2 + eps). */
+void psw_adamw_update(float *w, const float *g, float *m, float *v, size_t n,
+                      const psw_adamw_coeffs *c);
+
 /* ---- worker pool for the work outside BLAS ----
  * A persistent pool of pthreads that sleep (condition variable) between jobs. Kernels split
  * their work into tasks whose boundaries never depend on the thread count, and reduce

@@ -1,4 +1,5 @@
-/* pointwise.c: SwiGLU, token embedding and the per-row loss (CE and temperature KL). */
+/* pointwise.c: SwiGLU, token embedding, the per-row loss (CE and temperature KL), and the
+ * element-wise halves of AdamW (sum of squares, update). */
 #include <math.h>
 #include <string.h>
 
@@ -231,4 +232,39 @@ double psw_loss_row(float *dlogits, const float *logits, int target, const float
     }
     double T2 = (double)temperature * (double)temperature;
     return (ce ? (double)ce_w * loss_ce : 0.0) + (kl ? (double)kl_w * T2 * klsum : 0.0);
+}
+
+/* 16 independent partial sums (lane k % 16), combined pairwise in a fixed tree: enough
+ * independent additions to keep the vector units busy, and the same bits in every clone. */
+PSW_VEC_CLONES
+static double sum_squares(const float *g, size_t n) {
+    double acc[16] = {0};
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int j = 0; j < 16; j++) acc[j] += (double)g[k + j] * g[k + j];
+    for (; k < n; k++) acc[k % 16] += (double)g[k] * g[k];
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
+}
+
+double psw_sum_squares(const float *g, size_t n) { return sum_squares(g, n); }
+
+PSW_VEC_CLONES
+static void adamw_update(float *w, const float *g, float *m, float *v, size_t n,
+                         const psw_adamw_coeffs *c) {
+    float clip = c->clip, b1 = c->b1, b2 = c->b2, step_size = c->step_size;
+    float inv_sqrt_bc2 = c->inv_sqrt_bc2, eps = c->eps, keep = 1.0f - c->decay;
+    for (size_t k = 0; k < n; k++) {
+        float gk = g[k] * clip;
+        m[k] = b1 * m[k] + (1.0f - b1) * gk;
+        v[k] = b2 * v[k] + (1.0f - b2) * gk * gk;
+        float denom = sqrtf(v[k]) * inv_sqrt_bc2 + eps;
+        w[k] = w[k] * keep - step_size * m[k] / denom;
+    }
+}
+
+void psw_adamw_update(float *w, const float *g, float *m, float *v, size_t n,
+                      const psw_adamw_coeffs *c) {
+    adamw_update(w, g, m, v, n, c);
 }

@@ -14,7 +14,7 @@ typedef struct adam_job {
     psw_model *m;
     const psw_adamw *opt;
     double ss[PSW_P_COUNT][SEGS]; /* per-segment sums of squares */
-    float clip, b1, b2, step_size, inv_sqrt_bc2;
+    psw_adamw_coeffs coeffs;      /* all but decay, which depends on the kind */
 } adam_job;
 
 static void seg_range(size_t n, int s, size_t *lo, size_t *hi) {
@@ -27,45 +27,26 @@ static void norm_task(void *ctx, int task, int thread) {
     int i = task / SEGS, s = task % SEGS;
     j->ss[i][s] = 0.0;
     if (!j->m->trainable[i] || !j->m->grads.count[i]) return;
-    const float *g = j->m->grads.ptr[i];
     size_t lo, hi;
     seg_range(j->m->grads.count[i], s, &lo, &hi);
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t k = lo;
-    for (; k + 4 <= hi; k += 4) {
-        s0 += (double)g[k] * g[k];
-        s1 += (double)g[k + 1] * g[k + 1];
-        s2 += (double)g[k + 2] * g[k + 2];
-        s3 += (double)g[k + 3] * g[k + 3];
-    }
-    for (; k < hi; k++) s0 += (double)g[k] * g[k];
-    j->ss[i][s] = (s0 + s1) + (s2 + s3);
+    j->ss[i][s] = psw_sum_squares(j->m->grads.ptr[i] + lo, hi - lo);
     (void)thread;
 }
 
 static void update_task(void *ctx, int task, int thread) {
     adam_job *j = ctx;
     psw_model *m = j->m;
-    const psw_adamw *opt = j->opt;
     int i = task / SEGS, s = task % SEGS;
     if (!m->trainable[i] || !m->grads.count[i]) return;
-    float *w = m->params.ptr[i];
     const float *g = m->grads.ptr[i];
     size_t off = (size_t)(g - m->grads.base); /* the moments share the gradients' layout */
-    float *mm = m->adam_m + off, *vv = m->adam_v + off;
     bool decay = psw_param_group_of((psw_param_id)i) != PSW_GROUP_NORM;
-    float wd = decay ? opt->lr * opt->weight_decay : 0.0f;
-    float clip = j->clip, b1 = j->b1, b2 = j->b2, step_size = j->step_size;
-    float inv_sqrt_bc2 = j->inv_sqrt_bc2, eps = opt->eps;
+    psw_adamw_coeffs c = j->coeffs;
+    c.decay = decay ? j->opt->lr * j->opt->weight_decay : 0.0f;
     size_t lo, hi;
     seg_range(m->grads.count[i], s, &lo, &hi);
-    for (size_t k = lo; k < hi; k++) {
-        float gk = g[k] * clip;
-        mm[k] = b1 * mm[k] + (1.0f - b1) * gk;
-        vv[k] = b2 * vv[k] + (1.0f - b2) * gk * gk;
-        float denom = sqrtf(vv[k]) * inv_sqrt_bc2 + eps;
-        w[k] = w[k] * (1.0f - wd) - step_size * mm[k] / denom;
-    }
+    psw_adamw_update(m->params.ptr[i] + lo, g + lo, m->adam_m + off + lo, m->adam_v + off + lo,
+                     hi - lo, &c);
     (void)thread;
 }
 
@@ -94,9 +75,9 @@ psw_status psw_model_adamw_step(psw_model *m, const psw_adamw *opt, double *grad
     double t = (double)m->adam_step;
     float b1 = opt->beta1, b2 = opt->beta2;
     double bc1 = 1.0 - pow((double)b1, t), bc2 = 1.0 - pow((double)b2, t);
-    j->clip = clip, j->b1 = b1, j->b2 = b2;
-    j->step_size = (float)((double)opt->lr / bc1);
-    j->inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    j->coeffs = (psw_adamw_coeffs){.clip = clip, .b1 = b1, .b2 = b2,
+                                   .step_size = (float)((double)opt->lr / bc1),
+                                   .inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), .eps = opt->eps};
     psw_pool_run(PSW_P_COUNT * SEGS, update_task, j);
     return PSW_OK;
 }

@@ -120,6 +120,24 @@ static void test_attention_at(psw_rng *r) {
         free(scratch), free(all);
 }
 
+/* Sum of squares against a long double loop, at lengths around the 16-lane blocks; and the
+ * hand-computed value of (1, 2, ..., 21): 21 * 22 * 43 / 6 = 3311. */
+static void test_sum_squares(psw_rng *r) {
+    const size_t lens[] = {0, 1, 15, 16, 17, 33, 1000, 4099};
+    float *g = rnd(r, 4099, 3.0f);
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        long double want = 0;
+        for (size_t k = 0; k < lens[i]; k++) want += (long double)g[k] * g[k];
+        double got = psw_sum_squares(g, lens[i]);
+        CHECK(fabsl((long double)got - want) <= 1e-13L * (want + 1), "sum_squares n=%zu: %.17g vs %.17Lg",
+              lens[i], got, want);
+    }
+    float ints[21];
+    for (int i = 0; i < 21; i++) ints[i] = (float)(i + 1);
+    CHECK(psw_sum_squares(ints, 21) == 3311.0, "sum of squares 1..21 = 3311");
+    free(g);
+}
+
 static void test_loss_row(void) {
     /* z = (1, 2, 3), target 0: CE = log(e + e^2 + e^3) - 1 = 3.40760596 - 1 */
     const float z[3] = {1.0f, 2.0f, 3.0f};
@@ -165,6 +183,7 @@ int main(void) {
     psw_rng_seed(&r, 1234);
     test_matmul(&r, 7, 13, 5);
     test_attention_at(&r);
+    test_sum_squares(&r);
     test_matmul(&r, 64, 96, 80);
     test_attention(&r);
     test_loss_row();
