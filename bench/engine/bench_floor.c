@@ -10,7 +10,10 @@
  *               B*T rows); every linear layer as one GEMM over the B*T rows; backward computes
  *               dX (beta 1) and dW (beta 1) for every linear layer, and attention's four
  *               products per (sequence, head);
- *   train_last  the same with the LM head on the B last positions;
+ *   train_last  the same with the LM head on the B last positions, and the last layer as the
+ *               engine runs it then: keys and values over the B*T rows, queries, output
+ *               projection and MLP (forward and backward) on the B loss rows, one query row of
+ *               attention per (sequence, head);
  *   forward_batched  an inference forward with logits at the last positions: L-1 layers over
  *               the B*T rows, the last layer's keys and values over B*T rows and its queries,
  *               output projection and MLP on the B answer rows, one query row of attention per
@@ -101,15 +104,16 @@ static void layer_attention(const bufs *b, const psw_bench_shape *s, int q_rows,
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q_rows, HD, kv, 1.0f, b->att, T,
                         k, C, 0.0f, o, C);
             if (!train) continue;
+            /* dprobs = dout V^T; dq += ds K; dk += ds^T q; dv += probs^T dout */
             float *scratch = b->att + (size_t)T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, 1.0f, q, C, k, C, 0.0f,
-                        scratch, T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HD, T, 1.0f, scratch, T, k,
-                        C, 1.0f, o, C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HD, T, 1.0f, scratch, T, q, C,
-                        1.0f, o, C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HD, T, 1.0f, b->att, T, q, C,
-                        1.0f, o, C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, q_rows, kv, HD, 1.0f, q, C, k, C,
+                        0.0f, scratch, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, q_rows, HD, kv, 1.0f, scratch,
+                        T, k, C, 1.0f, o, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kv, HD, q_rows, 1.0f, scratch, T,
+                        q, C, 1.0f, o, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kv, HD, q_rows, 1.0f, b->att, T,
+                        q, C, 1.0f, o, C);
         }
 }
 
@@ -123,8 +127,11 @@ static void run_case(const bufs *b, const psw_bench_shape *s, floor_mode md, int
     const float *head = b->w + (size_t)L * b->layer_w;
     float *dhead = b->dw + (size_t)L * b->layer_w;
     double t0 = now();
+    /* the last layer at the answer rows: every inference forward, and training with the loss
+     * at the last positions (psw_loss_at_rows), as the engine runs them */
+    bool rows_only = md != F_TRAIN_ALL;
     for (int l = 0; l < L; l++) {
-        bool last_at_rows = !train && l == L - 1;
+        bool last_at_rows = rows_only && l == L - 1;
         int n = last_at_rows ? B : BT, n_seq = last_at_rows ? (md == F_FORWARD ? 1 : B) : seq;
         layer_linear(b, s, l, n, n_seq, BT, seq, train);
     }
@@ -137,7 +144,7 @@ static void run_case(const bufs *b, const psw_bench_shape *s, floor_mode md, int
     if (train) lin_bwd(b, head, dhead, P, C, V);
     double t1 = now();
     openblas_set_num_threads(1);
-    for (int l = 0; l < L; l++) layer_attention(b, s, !train && l == L - 1 ? 1 : T, train);
+    for (int l = 0; l < L; l++) layer_attention(b, s, rows_only && l == L - 1 ? 1 : T, train);
     openblas_set_num_threads(threads);
     double t2 = now();
     *lin_s = t1 - t0;
