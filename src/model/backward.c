@@ -191,11 +191,6 @@ done:;
 #undef G
 }
 
-static void gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
-    for (int p = 0; p < P; p++)
-        memcpy(dst + (size_t)p * C, src + (size_t)pos[p] * C, sizeof(float) * (size_t)C);
-}
-
 /* dst rows pos[p] += src row p, in p order (repeated positions add up). */
 static void scatter_add_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
     for (int p = 0; p < P; p++) {
@@ -267,7 +262,7 @@ static void last_layer_backward_at(psw_model *m, const psw_batch *batch, const i
     psw_rope_backward(a->dk, a->rope_cos, a->rope_sin, B, T, NKV, HD);
     zero(dout, PC); /* now d(query input) at the rows */
     if (cfg->arch == PSW_ARCH_LLAMA) {
-        gather_rows(a->dtmp, la->ln1, pos, P, C);
+        psw_gather_rows(a->dtmp, la->ln1, pos, P, C);
         psw_matmul_backward(dout, G(PSW_P_Q), a->dq, a->dtmp, W(PSW_P_Q), P, C, QD);
         zero(a->dtmp, BTC); /* d(ln1), every row */
         psw_matmul_backward(a->dtmp, G(PSW_P_K), a->dk, la->ln1, W(PSW_P_K), BT, C, KD);
@@ -285,7 +280,7 @@ static void last_layer_backward_at(psw_model *m, const psw_batch *batch, const i
         zero(a->dres, BTC);
         psw_matmul_backward(a->dres, G(PSW_P_K), a->dkraw, x, W(PSW_P_K), BT, C, KD);
         psw_matmul_backward(a->dres, G(PSW_P_V), a->dv, x, W(PSW_P_V), BT, C, KD);
-        gather_rows(a->dtmp, x, pos, P, C);
+        psw_gather_rows(a->dtmp, x, pos, P, C);
         psw_matmul_backward(dout, G(PSW_P_Q), a->dqraw, a->dtmp, W(PSW_P_Q), P, C, QD);
         scatter_add_rows(a->dres, dout, pos, P, C);
     }

@@ -368,11 +368,8 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_
 #undef W
 }
 
-/* out (P, out_dim) = in (P, in_dim) @ w^T for gathered rows at flat positions pos. With per_seq,
- * one call per run of consecutive positions of one sequence (what that sequence's solo forward
- * calls with the same positions), as psw_head_forward does. */
-static void rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
-                        int T, bool per_seq, int in_dim, int out_dim) {
+void psw_rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
+                     int T, bool per_seq, int in_dim, int out_dim) {
     if (!per_seq) {
         psw_matmul_forward(out, in, w, P, in_dim, out_dim);
         return;
@@ -385,15 +382,16 @@ static void rows_matmul(float *out, const float *in, const float *w, const int64
     }
 }
 
-static void gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
+void psw_gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
     for (int p = 0; p < P; p++)
         memcpy(dst + (size_t)p * C, src + (size_t)pos[p] * C, sizeof(float) * (size_t)C);
 }
 
-/* The last layer when only the rows at pos are read afterwards (an inference forward): keys and
- * values for every row, since the queries attend to them, and everything else (queries,
- * attention, output projection, MLP) on the P gathered rows only. Writes the layer's output rows
- * to a->xg (P, C). The first P rows of the layer buffers hold the gathered rows. */
+/* The last layer when only the rows at pos are read afterwards (inference forwards, and training
+ * losses at answer rows, whose backward is last_layer_backward_at): keys and values for every
+ * row, since the queries attend to them, and everything else (queries, attention, output
+ * projection, MLP) on the P gathered rows only. Writes the layer's output rows to a->xg (P, C).
+ * The first P rows of the layer buffers hold the gathered rows; what backward reads stays there. */
 static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                           bool per_seq) {
     const psw_model_config *cfg = &m->cfg;
@@ -409,13 +407,13 @@ static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *p
     float *xg = a->xg; /* the residual input at pos, then the layer's output */
 #define W(id) psw_model_weight(m, (id), l)
 #define ROWS(o, i, id, in_dim, out_dim)                                                            \
-    rows_matmul((o), (i), W(id), pos, P, T, per_seq, (in_dim), (out_dim))
-    gather_rows(xg, x, pos, P, C);
+    psw_rows_matmul((o), (i), W(id), pos, P, T, per_seq, (in_dim), (out_dim))
+    psw_gather_rows(xg, x, pos, P, C);
     if (cfg->arch == PSW_ARCH_LLAMA) {
         psw_rmsnorm_forward(la->ln1, la->ln1_rstd, x, W(PSW_P_ATTN_NORM), BT, C, eps);
         seq_matmul(la->k, la->ln1, W(PSW_P_K), batch, per_seq, C, KD);
         seq_matmul(la->v, la->ln1, W(PSW_P_V), batch, per_seq, C, KD);
-        gather_rows(la->ln2, la->ln1, pos, P, C);
+        psw_gather_rows(la->ln2, la->ln1, pos, P, C);
         ROWS(la->q, la->ln2, PSW_P_Q, C, QD);
     } else {
         seq_matmul(la->kraw, x, W(PSW_P_K), batch, per_seq, C, KD);
@@ -464,7 +462,7 @@ void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, i
     if (last_layer_at_pos)
         last_layer_at(m, batch, pos, P, per_seq);
     else
-        gather_rows(a->xg, a->resid[L], pos, P, C);
+        psw_gather_rows(a->xg, a->resid[L], pos, P, C);
     psw_rmsnorm_forward(a->lnf, a->lnf_rstd, a->xg, psw_model_weight(m, PSW_P_FINAL_NORM, 0), P,
                         C, cfg->rms_norm_eps);
     /* With per_seq, per sequence again: each run of consecutive positions in one sequence is one

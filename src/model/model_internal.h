@@ -94,6 +94,13 @@ psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int
  * losses when psw_loss_at_rows (their backward then goes back through those rows only). */
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                      float *logits, bool per_seq, bool last_layer_at_pos);
+/* out (P, out_dim) = in (P, in_dim) @ w^T for gathered rows at flat positions pos (b * T + t).
+ * With per_seq, one call per run of consecutive positions of one sequence (what that sequence's
+ * solo forward calls with the same positions); otherwise one call. */
+void psw_rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
+                     int T, bool per_seq, int in_dim, int out_dim);
+/* dst row p (C floats) = src row pos[p]. */
+void psw_gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C);
 /* Whether the training losses run the last layer at the loss rows only: when at most half of
  * the batch's B*T rows carry a loss (answer positions), not for causal-LM losses at (nearly)
  * every position, where the full layer is as cheap. */

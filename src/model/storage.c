@@ -151,18 +151,7 @@ void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t
     psw_param_id hk = head_kind(m);
     const psw_params *p = &m->params;
     if (p->ptr[hk]) {
-        const float *head = p->ptr[hk];
-        if (!per_seq) {
-            psw_matmul_forward(logits, x, head, P, C, V);
-            return;
-        }
-        /* Per sequence: each run of consecutive positions in one sequence is one call, as a
-         * forward of that sequence alone with those positions makes. */
-        for (int p0 = 0, p1; p0 < P; p0 = p1) {
-            int64_t b = pos[p0] / T;
-            for (p1 = p0 + 1; p1 < P && pos[p1] / T == b; p1++) {}
-            psw_matmul_forward(logits + (size_t)p0 * V, x + (size_t)p0 * C, head, p1 - p0, C, V);
-        }
+        psw_rows_matmul(logits, x, p->ptr[hk], pos, P, T, per_seq, C, V);
         return;
     }
     /* bf16: chunk outside, runs inside, so each chunk is converted once. */
