@@ -60,7 +60,8 @@ void psw_attention_forward_ref(float *out, float *att, const float *q, const flo
                                int NKV, int HD);
 /* The same attention for P query rows only: q and out (P, NH, HD), row p the query of sequence
  * pos[p] / T at position pos[p] % T, against that sequence's keys and values 0..pos[p] % T in
- * k and v (B, T, NKV, HD). att (P, NH, T) is scratch. Each run of consecutive rows of one
+ * k and v (B, T, NKV, HD). att (P, NH, T) receives the probabilities (row p, head h at
+ * (p * NH + h) * T; what psw_attention_backward_at reads). Each run of consecutive rows of one
  * sequence is one sgemm per head, so a row's result depends only on its sequence's run (what
  * an inference forward of that sequence alone computes). */
 void psw_attention_forward_at(float *out, float *att, const float *q, const float *k,
