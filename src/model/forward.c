@@ -310,13 +310,64 @@ static void seq_attention(float *out, float *att, const float *q, const float *k
     }
 }
 
+/* The rows a layer's row-wise work runs on: every row of the batch (pos NULL; linear layers via
+ * seq_matmul), or the P gathered rows at pos (psw_rows_matmul). */
+typedef struct layer_rows {
+    const psw_batch *batch;
+    const int64_t *pos;
+    int P;
+    bool per_seq;
+} layer_rows;
+
+static void rows_linear(const layer_rows *r, float *out, const float *in, const float *w,
+                        int in_dim, int out_dim) {
+    if (r->pos)
+        psw_rows_matmul(out, in, w, r->pos, r->P, r->batch->T, r->per_seq, in_dim, out_dim);
+    else
+        seq_matmul(out, in, w, r->batch, r->per_seq, in_dim, out_dim);
+}
+
+/* Layer l after attention, on the rows r (the first N rows of the layer buffers): output
+ * projection of la->atty, residual from res, MLP; writes the layer output to out. out may be res:
+ * res is read before out is written. */
+static void attn_out_mlp(psw_model *m, int l, const layer_rows *r, const float *res, float *out) {
+    const psw_model_config *cfg = &m->cfg;
+    psw_layer_acts *la = &m->acts->layer[l];
+    int N = r->pos ? r->P : r->batch->B * r->batch->T;
+    int C = cfg->hidden_size, H = cfg->intermediate_size, QD = cfg->num_heads * cfg->head_dim;
+    float eps = cfg->rms_norm_eps;
+    size_t NC = (size_t)N * C;
+#define W(id) psw_model_weight(m, (id), l) /* fp32 slice, or bf16 converted to scratch */
+#define LINEAR(o, i, id, in_dim, out_dim) rows_linear(r, (o), (i), W(id), (in_dim), (out_dim))
+    if (cfg->arch == PSW_ARCH_LLAMA) {
+        LINEAR(la->mid, la->atty, PSW_P_O, QD, C);
+        add_inplace(la->mid, res, NC);
+        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), N, C, eps);
+        LINEAR(la->gate, la->ln2, PSW_P_GATE, C, H);
+        LINEAR(la->up, la->ln2, PSW_P_UP, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)N * H);
+        LINEAR(out, la->act, PSW_P_DOWN, H, C);
+    } else {
+        LINEAR(la->attn_o, la->atty, PSW_P_O, QD, C);
+        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), N, C, eps);
+        add_inplace(la->mid, res, NC);
+        LINEAR(la->gate, la->mid, PSW_P_GATE, C, H);
+        LINEAR(la->up, la->mid, PSW_P_UP, C, H);
+        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)N * H);
+        LINEAR(la->mlp_o, la->act, PSW_P_DOWN, H, C);
+        psw_rmsnorm_forward(out, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), N, C, eps);
+    }
+    add_inplace(out, la->mid, NC);
+#undef LINEAR
+#undef W
+}
+
 static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_seq) {
     const psw_model_config *cfg = &m->cfg;
     struct psw_acts *a = m->acts;
     psw_layer_acts *la = &a->layer[l];
     int B = batch->B, T = batch->T, BT = B * T;
-    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
-        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int C = cfg->hidden_size, NH = cfg->num_heads, NKV = cfg->num_kv_heads, HD = cfg->head_dim;
     int QD = NH * HD, KD = NKV * HD;
     float eps = cfg->rms_norm_eps;
     const float *x = a->resid[l];
@@ -343,27 +394,7 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_
     psw_rope_forward(la->q, a->rope_cos, a->rope_sin, B, T, NH, HD);
     psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
     seq_attention(la->atty, la->att, la->q, la->k, la->v, batch, per_seq, NH, NKV, HD);
-    size_t BTC = (size_t)BT * C;
-    if (cfg->arch == PSW_ARCH_LLAMA) {
-        MATMUL(la->mid, la->atty, PSW_P_O, QD, C);
-        add_inplace(la->mid, x, BTC);
-        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), BT, C, eps);
-        MATMUL(la->gate, la->ln2, PSW_P_GATE, C, H);
-        MATMUL(la->up, la->ln2, PSW_P_UP, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
-        MATMUL(out, la->act, PSW_P_DOWN, H, C);
-        add_inplace(out, la->mid, BTC);
-    } else {
-        MATMUL(la->attn_o, la->atty, PSW_P_O, QD, C);
-        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), BT, C, eps);
-        add_inplace(la->mid, x, BTC);
-        MATMUL(la->gate, la->mid, PSW_P_GATE, C, H);
-        MATMUL(la->up, la->mid, PSW_P_UP, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)BT * H);
-        MATMUL(la->mlp_o, la->act, PSW_P_DOWN, H, C);
-        psw_rmsnorm_forward(out, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), BT, C, eps);
-        add_inplace(out, la->mid, BTC);
-    }
+    attn_out_mlp(m, l, &(layer_rows){.batch = batch, .per_seq = per_seq}, x, out);
 #undef MATMUL
 #undef W
 }
@@ -399,8 +430,7 @@ static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *p
     int l = cfg->num_layers - 1;
     psw_layer_acts *la = &a->layer[l];
     int B = batch->B, T = batch->T, BT = B * T;
-    int C = cfg->hidden_size, H = cfg->intermediate_size, NH = cfg->num_heads,
-        NKV = cfg->num_kv_heads, HD = cfg->head_dim;
+    int C = cfg->hidden_size, NH = cfg->num_heads, NKV = cfg->num_kv_heads, HD = cfg->head_dim;
     int QD = NH * HD, KD = NKV * HD;
     float eps = cfg->rms_norm_eps;
     const float *x = a->resid[l];
@@ -425,26 +455,8 @@ static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *p
     psw_rope_forward_at(la->q, a->rope_cos, a->rope_sin, pos, P, T, NH, HD);
     psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
     psw_attention_forward_at(la->atty, la->att, la->q, la->k, la->v, pos, P, T, NH, NKV, HD);
-    size_t PC = (size_t)P * C;
-    if (cfg->arch == PSW_ARCH_LLAMA) {
-        ROWS(la->mid, la->atty, PSW_P_O, QD, C);
-        add_inplace(la->mid, xg, PC);
-        psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), P, C, eps);
-        ROWS(la->gate, la->ln2, PSW_P_GATE, C, H);
-        ROWS(la->up, la->ln2, PSW_P_UP, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
-        ROWS(xg, la->act, PSW_P_DOWN, H, C);
-    } else {
-        ROWS(la->attn_o, la->atty, PSW_P_O, QD, C);
-        psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), P, C, eps);
-        add_inplace(la->mid, xg, PC);
-        ROWS(la->gate, la->mid, PSW_P_GATE, C, H);
-        ROWS(la->up, la->mid, PSW_P_UP, C, H);
-        psw_swiglu_forward(la->act, la->gate, la->up, (size_t)P * H);
-        ROWS(la->mlp_o, la->act, PSW_P_DOWN, H, C);
-        psw_rmsnorm_forward(xg, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), P, C, eps);
-    }
-    add_inplace(xg, la->mid, PC);
+    attn_out_mlp(m, l, &(layer_rows){.batch = batch, .pos = pos, .P = P, .per_seq = per_seq}, xg,
+                 xg);
 #undef ROWS
 #undef W
 }
