@@ -18,6 +18,20 @@
 /* out (N, OUT) = inp (N, IN) @ w (OUT, IN)^T; out is overwritten. */
 void psw_matmul_forward(float *out, const float *inp, const float *w, int N, int IN, int OUT);
 void psw_matmul_forward_ref(float *out, const float *inp, const float *w, int N, int IN, int OUT);
+/* The same, one sgemm per sequence, for forwards whose rows must not depend on their batch mates
+ * (issue #3: OpenBLAS's result for a row depends on how many rows share the call and, with its
+ * Haswell kernels, on its thread count). Sequence b's lengths[b] real rows start at row b * T;
+ * its T - lengths[b] padding rows of out are set to zero. The sequences run as pool tasks with
+ * OpenBLAS held at one thread, so every row gets the bits of a one-thread call on its sequence
+ * alone, whatever the thread count, and the cores share the sequences instead of splitting each
+ * small GEMM. Call from the thread of control, not from a pool task. */
+void psw_matmul_forward_seqs(float *out, const float *inp, const float *w, const int32_t *lengths,
+                             int B, int T, int IN, int OUT);
+/* The same for P gathered rows (row p from position pos[p] = b * T + t): one sgemm per run of
+ * consecutive rows of one sequence, written at out + p * ld_out (ld_out >= OUT: a column block
+ * of a wider output), in parallel as above. */
+void psw_matmul_forward_runs(float *out, int ld_out, const float *inp, const float *w,
+                             const int64_t *pos, int P, int T, int IN, int OUT);
 /* dinp (N, IN) += dout (N, OUT) @ w (OUT, IN);  dw (OUT, IN) += dout^T @ inp (N, IN).
  * Either output may be NULL (skipped). */
 void psw_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp,
@@ -137,6 +151,12 @@ int psw_pool_threads(void);
 /* Runs fn for tasks 0..n_tasks-1 on up to psw_pool_threads() threads, the caller included;
  * returns when all are done. If workers cannot be started, the caller runs the rest. */
 void psw_pool_run(int n_tasks, psw_pool_task fn, void *ctx);
+/* psw_pool_run with OpenBLAS held at one thread for the job (restored after), for tasks that
+ * call BLAS: their GEMMs are small or independent, and several pool threads each asking
+ * OpenBLAS for its threads would only queue on its lock. The same single-threaded GEMMs run at
+ * every pool size, so results do not depend on it. Must be called from the thread of control;
+ * from inside a task it runs the tasks inline. */
+void psw_pool_run_blas1(int n_tasks, psw_pool_task fn, void *ctx);
 /* Scratch of floats_per_thread floats for each of psw_pool_threads() threads (thread i at
  * offset i * floats_per_thread), owned by the pool, grown on demand; NULL when it cannot be
  * allocated (callers then run serially on their own scratch). */

@@ -1,5 +1,6 @@
 /* matmul.c: the bias-free linear layer on cblas_sgemm, plus plain-loop references. */
 #include <cblas.h>
+#include <string.h>
 
 #include "psw/kernels.h"
 
@@ -17,6 +18,50 @@ void psw_matmul_backward(float *dinp, float *dw, const float *dout, const float 
     if (dw) /* dw (OUT, IN) += dout^T (OUT, N) @ inp (N, IN) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dout, OUT, inp, IN,
                     1.0f, dw, IN);
+}
+
+typedef struct seq_job {
+    float *out;
+    const float *inp, *w;
+    const int32_t *lengths; /* per-sequence mode */
+    const int64_t *pos;     /* gathered-rows mode */
+    int P, T, IN, OUT, ld_out;
+} seq_job;
+
+static void seq_task(void *ctx, int b, int thread) {
+    const seq_job *j = ctx;
+    size_t row = (size_t)b * j->T;
+    int len = j->lengths[b];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, j->OUT, j->IN, 1.0f,
+                j->inp + row * j->IN, j->IN, j->w, j->IN, 0.0f, j->out + row * j->OUT, j->OUT);
+    memset(j->out + (row + (size_t)len) * j->OUT, 0, sizeof(float) * (size_t)(j->T - len) * j->OUT);
+    (void)thread;
+}
+
+/* task = p; only the first row of each run does the run's call. */
+static void run_task(void *ctx, int p0, int thread) {
+    const seq_job *j = ctx;
+    int64_t b = j->pos[p0] / j->T;
+    if (p0 > 0 && j->pos[p0 - 1] / j->T == b) return;
+    int p1 = p0 + 1;
+    while (p1 < j->P && j->pos[p1] / j->T == b) p1++;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p1 - p0, j->OUT, j->IN, 1.0f,
+                j->inp + (size_t)p0 * j->IN, j->IN, j->w, j->IN, 0.0f,
+                j->out + (size_t)p0 * j->ld_out, j->ld_out);
+    (void)thread;
+}
+
+void psw_matmul_forward_seqs(float *out, const float *inp, const float *w, const int32_t *lengths,
+                             int B, int T, int IN, int OUT) {
+    seq_job j = {.out = out, .inp = inp, .w = w, .lengths = lengths, .T = T, .IN = IN, .OUT = OUT};
+    psw_pool_run_blas1(B, seq_task, &j);
+}
+
+void psw_matmul_forward_runs(float *out, int ld_out, const float *inp, const float *w,
+                             const int64_t *pos, int P, int T, int IN, int OUT) {
+    seq_job j = {.out = out, .inp = inp, .w = w, .pos = pos, .P = P, .T = T, .IN = IN, .OUT = OUT,
+                 .ld_out = ld_out};
+    psw_pool_run_blas1(P, run_task, &j);
 }
 
 void psw_matmul_forward_ref(float *out, const float *inp, const float *w, int N, int IN, int OUT) {

@@ -267,47 +267,17 @@ static void add_inplace(float *y, const float *x, size_t n) {
 }
 
 /* out (BT, out_dim) = in (BT, in_dim) @ w^T. With per_seq (inference forwards), one call per
- * sequence on its lengths[b] real rows, the very sgemm a forward of that sequence alone makes:
- * OpenBLAS's result for a row depends on how many rows share the call (edge tiles, its
- * small-matrix kernel, the thread split), so one BT-row call would make a sequence's
- * activations depend on its batch mates and on the padded length. Padding rows are set to zero,
- * which every later op keeps zero (and no real row reads them). Training keeps the one big call:
- * it is faster and needs no batch invariance. */
+ * sequence on its lengths[b] real rows, the very sgemm a forward of that sequence alone makes
+ * (psw_matmul_forward_seqs: OpenBLAS's result for a row depends on how many rows share the call,
+ * so one BT-row call would make a sequence's activations depend on its batch mates and on the
+ * padded length). Padding rows are set to zero, which every later op keeps zero (and no real row
+ * reads them). Training keeps the one big call: it is faster and needs no batch invariance. */
 static void seq_matmul(float *out, const float *in, const float *w, const psw_batch *batch,
                        bool per_seq, int in_dim, int out_dim) {
-    int B = batch->B, T = batch->T;
-    if (!per_seq) {
-        psw_matmul_forward(out, in, w, B * T, in_dim, out_dim);
-        return;
-    }
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * T;
-        int len = batch->lengths[b];
-        psw_matmul_forward(out + row * out_dim, in + row * in_dim, w, len, in_dim, out_dim);
-        memset(out + (row + (size_t)len) * out_dim, 0, sizeof(float) * (size_t)(T - len) * out_dim);
-    }
-}
-
-/* Causal attention of the batch. With per_seq, one call per sequence as its solo forward makes
- * it (B = 1, T = its length): the scores and probabilities then live in the first (NH, len, len)
- * of the att buffer, which stays in cache from one sequence to the next, instead of streaming
- * through (B, NH, T, T) (nothing reads att after an inference forward). Padding rows of out
- * are set to zero. */
-static void seq_attention(float *out, float *att, const float *q, const float *k, const float *v,
-                          const psw_batch *batch, bool per_seq, int NH, int NKV, int HD) {
-    int B = batch->B, T = batch->T;
-    if (!per_seq) {
-        psw_attention_forward(out, att, q, k, v, batch->lengths, B, T, NH, NKV, HD);
-        return;
-    }
-    size_t QD = (size_t)NH * HD, KD = (size_t)NKV * HD;
-    for (int b = 0; b < B; b++) {
-        size_t row = (size_t)b * T;
-        int len = batch->lengths[b];
-        psw_attention_forward(out + row * QD, att, q + row * QD, k + row * KD, v + row * KD,
-                              &batch->lengths[b], 1, len, NH, NKV, HD);
-        memset(out + (row + (size_t)len) * QD, 0, sizeof(float) * (size_t)(T - len) * QD);
-    }
+    if (per_seq)
+        psw_matmul_forward_seqs(out, in, w, batch->lengths, batch->B, batch->T, in_dim, out_dim);
+    else
+        psw_matmul_forward(out, in, w, batch->B * batch->T, in_dim, out_dim);
 }
 
 /* The rows a layer's row-wise work runs on: every row of the batch (pos NULL; linear layers via
@@ -327,12 +297,12 @@ static void rows_linear(const layer_rows *r, float *out, const float *in, const 
         seq_matmul(out, in, w, r->batch, r->per_seq, in_dim, out_dim);
 }
 
-/* Layer l after attention, on the rows r (the first N rows of the layer buffers): output
+/* Layer l after attention, on the rows r (the first N rows of la's buffers): output
  * projection of la->atty, residual from res, MLP; writes the layer output to out. out may be res:
  * res is read before out is written. */
-static void attn_out_mlp(psw_model *m, int l, const layer_rows *r, const float *res, float *out) {
+static void attn_out_mlp(psw_model *m, int l, psw_layer_acts *la, const layer_rows *r,
+                         const float *res, float *out) {
     const psw_model_config *cfg = &m->cfg;
-    psw_layer_acts *la = &m->acts->layer[l];
     int N = r->pos ? r->P : r->batch->B * r->batch->T;
     int C = cfg->hidden_size, H = cfg->intermediate_size, QD = cfg->num_heads * cfg->head_dim;
     float eps = cfg->rms_norm_eps;
@@ -362,16 +332,16 @@ static void attn_out_mlp(psw_model *m, int l, const layer_rows *r, const float *
 #undef W
 }
 
-static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_seq) {
+/* Layer l of the batch: input rows x, output rows out, activations in la (the arena's, or
+ * seq_view's at one sequence's rows). */
+static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_seq,
+                          psw_layer_acts *la, const float *x, float *out) {
     const psw_model_config *cfg = &m->cfg;
-    struct psw_acts *a = m->acts;
-    psw_layer_acts *la = &a->layer[l];
+    const struct psw_acts *a = m->acts;
     int B = batch->B, T = batch->T, BT = B * T;
     int C = cfg->hidden_size, NH = cfg->num_heads, NKV = cfg->num_kv_heads, HD = cfg->head_dim;
     int QD = NH * HD, KD = NKV * HD;
     float eps = cfg->rms_norm_eps;
-    const float *x = a->resid[l];
-    float *out = a->resid[l + 1];
 #define W(id) psw_model_weight(m, (id), l) /* fp32 slice, or bf16 converted to scratch */
 #define MATMUL(o, i, id, in_dim, out_dim)                                                          \
     seq_matmul((o), (i), W(id), batch, per_seq, (in_dim), (out_dim))
@@ -393,24 +363,21 @@ static void layer_forward(psw_model *m, int l, const psw_batch *batch, bool per_
     }
     psw_rope_forward(la->q, a->rope_cos, a->rope_sin, B, T, NH, HD);
     psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
-    seq_attention(la->atty, la->att, la->q, la->k, la->v, batch, per_seq, NH, NKV, HD);
-    attn_out_mlp(m, l, &(layer_rows){.batch = batch, .per_seq = per_seq}, x, out);
+    /* One task per (sequence, head) on that sequence's real length: the same GEMMs as its solo
+     * forward, so no per_seq variant is needed. */
+    psw_attention_forward(la->atty, la->att, la->q, la->k, la->v, batch->lengths, B, T, NH, NKV,
+                          HD);
+    attn_out_mlp(m, l, la, &(layer_rows){.batch = batch, .per_seq = per_seq}, x, out);
 #undef MATMUL
 #undef W
 }
 
 void psw_rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
                      int T, bool per_seq, int in_dim, int out_dim) {
-    if (!per_seq) {
+    if (per_seq)
+        psw_matmul_forward_runs(out, out_dim, in, w, pos, P, T, in_dim, out_dim);
+    else
         psw_matmul_forward(out, in, w, P, in_dim, out_dim);
-        return;
-    }
-    for (int p0 = 0, p1; p0 < P; p0 = p1) {
-        int64_t b = pos[p0] / T;
-        for (p1 = p0 + 1; p1 < P && pos[p1] / T == b; p1++) {}
-        psw_matmul_forward(out + (size_t)p0 * out_dim, in + (size_t)p0 * in_dim, w, p1 - p0,
-                           in_dim, out_dim);
-    }
 }
 
 void psw_gather_rows(float *dst, const float *src, const int64_t *pos, int P, int C) {
@@ -455,10 +422,54 @@ static void last_layer_at(psw_model *m, const psw_batch *batch, const int64_t *p
     psw_rope_forward_at(la->q, a->rope_cos, a->rope_sin, pos, P, T, NH, HD);
     psw_rope_forward(la->k, a->rope_cos, a->rope_sin, B, T, NKV, HD);
     psw_attention_forward_at(la->atty, la->att, la->q, la->k, la->v, pos, P, T, NH, NKV, HD);
-    attn_out_mlp(m, l, &(layer_rows){.batch = batch, .pos = pos, .P = P, .per_seq = per_seq}, xg,
-                 xg);
+    attn_out_mlp(m, l, la, &(layer_rows){.batch = batch, .pos = pos, .P = P, .per_seq = per_seq},
+                 xg, xg);
 #undef ROWS
 #undef W
+}
+
+/* la's buffers at sequence b's rows (for a batch of B = 1 with the same T): row-wise tensors
+ * from row b * T, the attention probabilities from (b, head 0). */
+static psw_layer_acts seq_view(const psw_layer_acts *la, const psw_model_config *cfg, int b,
+                               int T) {
+    size_t r = (size_t)b * T, C = (size_t)cfg->hidden_size, H = (size_t)cfg->intermediate_size;
+    size_t QD = (size_t)cfg->num_heads * cfg->head_dim;
+    size_t KD = (size_t)cfg->num_kv_heads * cfg->head_dim;
+    psw_layer_acts v;
+#define AT(f, width) v.f = la->f ? la->f + r * (width) : NULL
+    AT(ln1, C), AT(ln1_rstd, 1), AT(qraw, QD), AT(kraw, KD), AT(q_rstd, 1), AT(k_rstd, 1);
+    AT(q, QD), AT(k, KD), AT(v, KD), AT(att, (size_t)cfg->num_heads * T), AT(atty, QD);
+    AT(attn_o, C), AT(attn_rstd, 1), AT(mid, C), AT(ln2, C), AT(ln2_rstd, 1);
+    AT(gate, H), AT(up, H), AT(act, H), AT(mlp_o, C), AT(mlp_rstd, 1);
+#undef AT
+    return v;
+}
+
+typedef struct seq_layer_job {
+    psw_model *m;
+    const psw_batch *batch;
+    int l;
+} seq_layer_job;
+
+/* Layer l of sequence b alone: a batch of one at its rows. */
+static void seq_layer_task(void *ctx, int b, int thread) {
+    const seq_layer_job *j = ctx;
+    const struct psw_acts *a = j->m->acts;
+    int T = j->batch->T, l = j->l;
+    size_t r = (size_t)b * T * j->m->cfg.hidden_size;
+    psw_batch one = {.tokens = j->batch->tokens + (size_t)b * T,
+                     .lengths = j->batch->lengths + b, .B = 1, .T = T};
+    psw_layer_acts view = seq_view(&a->layer[l], &j->m->cfg, b, T);
+    layer_forward(j->m, l, &one, true, &view, a->resid[l] + r, a->resid[l + 1] + r);
+    (void)thread;
+}
+
+/* Whether the per-layer weights are all fp32: bf16 ones are converted into one shared slot per
+ * call (psw_model_weight), which tasks running side by side must not do. */
+static bool layer_weights_fp32(const psw_model *m) {
+    for (int id = PSW_P_Q; id <= PSW_P_MLP_NORM; id++)
+        if (m->params.bf16[id]) return false;
+    return true;
 }
 
 void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
@@ -468,7 +479,21 @@ void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, i
     int C = cfg->hidden_size, T = batch->T, L = cfg->num_layers;
     psw_embed_lookup(m, a->resid[0], batch);
     int full_layers = last_layer_at_pos ? L - 1 : L;
-    for (int l = 0; l < full_layers; l++) layer_forward(m, l, batch, per_seq);
+    /* Per sequence, each full layer can run as one task per sequence: one pool job per layer
+     * instead of a dozen, and a sequence's activations stay in its core's cache while the
+     * layer's weights are shared by the cores. Every op is per row or per sequence and every
+     * GEMM a one-thread call on one sequence either way, so the bits are the same as op by op
+     * over the batch (which still runs with fewer sequences than threads, to split the row-wise
+     * work, and with bf16 weights). */
+    bool seq_tasks = per_seq && batch->B >= psw_pool_threads() && psw_pool_threads() > 1 &&
+                     layer_weights_fp32(m);
+    for (int l = 0; l < full_layers; l++) {
+        if (seq_tasks)
+            psw_pool_run_blas1(batch->B, seq_layer_task,
+                               &(seq_layer_job){.m = m, .batch = batch, .l = l});
+        else
+            layer_forward(m, l, batch, per_seq, &a->layer[l], a->resid[l], a->resid[l + 1]);
+    }
     /* The final norm is per row, so gathering first is exact, and the LM head (the largest
      * matmul for big vocabularies) runs on P rows only. */
     if (last_layer_at_pos)

@@ -96,7 +96,7 @@ void psw_forward_run(psw_model *m, const psw_batch *batch, const int64_t *pos, i
                      float *logits, bool per_seq, bool last_layer_at_pos);
 /* out (P, out_dim) = in (P, in_dim) @ w^T for gathered rows at flat positions pos (b * T + t).
  * With per_seq, one call per run of consecutive positions of one sequence (what that sequence's
- * solo forward calls with the same positions); otherwise one call. */
+ * solo forward calls with the same positions; psw_matmul_forward_runs); otherwise one call. */
 void psw_rows_matmul(float *out, const float *in, const float *w, const int64_t *pos, int P,
                      int T, bool per_seq, int in_dim, int out_dim);
 /* dst row p (C floats) = src row pos[p]. */

@@ -138,13 +138,6 @@ static size_t chunk_cols(const psw_model *m) {
     return c ? c : 1;
 }
 
-/* logits rows [p0, p1) (ld V), columns [v0, v0 + n), against w (n, C). */
-static void head_gemm(float *logits, const float *x, const float *w, int p0, int p1, size_t v0,
-                      size_t n, int C, int V) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p1 - p0, (int)n, C, 1.0f,
-                x + (size_t)p0 * C, C, w, C, 0.0f, logits + (size_t)p0 * V + v0, V);
-}
-
 void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t *pos, int P,
                       int T, bool per_seq) {
     int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
@@ -160,15 +153,11 @@ void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t
     for (size_t v0 = 0; v0 < (size_t)V; v0 += rows) {
         size_t n = (size_t)V - v0 < rows ? (size_t)V - v0 : rows;
         psw_bf16_to_f32_n(w, p->bf16[hk] + v0 * (size_t)C, n * (size_t)C);
-        if (!per_seq) {
-            head_gemm(logits, x, w, 0, P, v0, n, C, V);
-            continue;
-        }
-        for (int p0 = 0, p1; p0 < P; p0 = p1) {
-            int64_t b = pos[p0] / T;
-            for (p1 = p0 + 1; p1 < P && pos[p1] / T == b; p1++) {}
-            head_gemm(logits, x, w, p0, p1, v0, n, C, V);
-        }
+        if (per_seq)
+            psw_matmul_forward_runs(logits + v0, V, x, w, pos, P, T, C, (int)n);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, (int)n, C, 1.0f, x, C, w, C,
+                        0.0f, logits + v0, V);
     }
 }
 

@@ -4,7 +4,8 @@
  *  - at the last position of each sequence (P = 5 vs P = 1 alone, the evaluation call), and at
  *    every position (P = 112 vs P = length alone, the all-positions teacher cache call);
  *  - with wider padding (T = 64) and with the sequences in another order;
- *  - with OpenBLAS at 1 and at 2 threads;
+ *  - with OpenBLAS at 1 and at 2 threads, and the same bits at both (with 2 threads the batch
+ *    runs each layer as one pool task per sequence; the solo forwards run op by op);
  *  - for a tiny OLMo2 whose widths are not multiples of 16 floats (C 48, HD 12, H 100, V 333:
  *    rows start at every alignment) and a tiny Llama with GQA (4 heads on 2 kv heads, tied).
  * Lengths 1..17 put a solo forward's projections into OpenBLAS's small-matrix sgemm kernel and
@@ -140,6 +141,27 @@ static void check_arch(psw_arch arch, int threads) {
                       name, threads, all ? "all positions" : "last position", o, widths[w], same,
                       NS);
             }
+    }
+    /* Every per-sequence GEMM is a one-thread call, and with 2 threads a batch of 5 runs each
+     * layer as one task per sequence (a solo forward runs op by op): the logits of every
+     * position are the same bits at 1 and 2 threads (OpenBLAS's own 2-thread split of a
+     * GEMM can round differently: its Haswell kernels do). */
+    static float *at_one_thread[2];
+    static size_t at_one_thread_n[2];
+    int P_all = batch_logits(&m, orders[0], TMAX, true, got, false);
+    size_t n_all = (size_t)P_all * V;
+    if (threads == 1) {
+        at_one_thread[arch == PSW_ARCH_OLMO2] = malloc(sizeof(float) * n_all);
+        memcpy(at_one_thread[arch == PSW_ARCH_OLMO2], got, sizeof(float) * n_all);
+        at_one_thread_n[arch == PSW_ARCH_OLMO2] = n_all;
+    } else {
+        float *ref = at_one_thread[arch == PSW_ARCH_OLMO2];
+        CHECK(ref && at_one_thread_n[arch == PSW_ARCH_OLMO2] == n_all &&
+                  memcmp(ref, got, sizeof(float) * n_all) == 0,
+              "%s: the per-sequence forward gives the same bits at %d threads as at 1", name,
+              threads);
+        free(ref);
+        at_one_thread[arch == PSW_ARCH_OLMO2] = NULL;
     }
     /* batched_forward (training.eval_forward "batched") is the one-GEMM forward, bit for bit. */
     m.batched_forward = true;
