@@ -19,16 +19,19 @@
  *               output projection and MLP on the B answer rows, one query row of attention per
  *               (sequence, head), the LM head on B rows (what eval_forward "batched" runs);
  *   forward     the same with every linear-layer GEMM split per sequence (T rows, or the one
- *               answer row in the last layer), as the default per-sequence forward runs it.
+ *               answer row in the last layer), as the default per-sequence forward runs it:
+ *               single-threaded calls, one sequence per pool task.
  * Attention runs in the engine as one task per (sequence, head) with single-threaded BLAS on
- * the pool's threads; here those products run on one thread and their time is divided by the
- * thread count (perfect scaling), which only lowers the floor. Weights are separate per layer
+ * the pool's threads, and so do the per-sequence forward's GEMMs; here those products run on one
+ * thread and their time is divided by the thread count (perfect scaling), which only lowers the
+ * floor. Weights are separate per layer
  * (the engine's memory traffic); activations reuse one set of buffers, which only helps the
  * cache. All values are small random normals (no denormals).
  *
  * Output: one tab-separated line per case (header first), fields
  *   impl shape threads mode tokens model_gflop median_s min_s tok_s gflops linear_s attention_s
- * with impl "floor"; median_s = median over reps of linear_s + attention_s / threads.
+ * with impl "floor"; median_s = median over reps of linear_s + attention_s, where attention_s
+ * (and linear_s in the per-sequence forward) is a one-thread time divided by the thread count.
  * Usage: bench_floor [--shapes ...] [--threads ...] [--modes ...] [--warmup N] [--reps N]
  *                    [--no-header] */
 #include <cblas.h>
@@ -126,6 +129,10 @@ static void run_case(const bufs *b, const psw_bench_shape *s, floor_mode md, int
     int P = md == F_TRAIN_ALL ? BT : B;
     const float *head = b->w + (size_t)L * b->layer_w;
     float *dhead = b->dw + (size_t)L * b->layer_w;
+    /* The per-sequence forward runs its GEMMs as one-thread calls on the pool's threads, one
+     * sequence per task: timed at one thread and divided by the thread count, as attention. */
+    bool per_seq_tasks = md == F_FORWARD;
+    if (per_seq_tasks) openblas_set_num_threads(1);
     double t0 = now();
     /* the last layer at the answer rows: every inference forward, and training with the loss
      * at the last positions (psw_loss_at_rows), as the engine runs them */
@@ -143,11 +150,11 @@ static void run_case(const bufs *b, const psw_bench_shape *s, floor_mode md, int
     }
     if (train) lin_bwd(b, head, dhead, P, C, V);
     double t1 = now();
-    openblas_set_num_threads(1);
+    if (!per_seq_tasks) openblas_set_num_threads(1);
     for (int l = 0; l < L; l++) layer_attention(b, s, rows_only && l == L - 1 ? 1 : T, train);
     openblas_set_num_threads(threads);
     double t2 = now();
-    *lin_s = t1 - t0;
+    *lin_s = per_seq_tasks ? (t1 - t0) / threads : t1 - t0;
     *att_s = (t2 - t1) / threads;
 }
 

@@ -66,7 +66,8 @@ typedef enum psw_spec_teacher_cache {
 
 /* How evaluation runs its batched forward (training.eval_forward). */
 typedef enum psw_spec_eval_forward {
-    PSW_SPEC_EVAL_PER_SEQUENCE = 0, /* GEMMs per sequence: bit-identical for any eval_batch */
+    PSW_SPEC_EVAL_PER_SEQUENCE = 0, /* GEMMs per sequence: bit-identical for any eval_batch
+                                     * and thread count */
     PSW_SPEC_EVAL_BATCHED,          /* one GEMM over each batch: faster at small shapes; the
                                      * bits then depend on eval_batch (not on the rank) */
 } psw_spec_eval_forward;
