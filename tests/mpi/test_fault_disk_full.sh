@@ -32,8 +32,15 @@ if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=4m tmpfs disk 2>
     mpi 3 run tmpfs.json --threads-per-rank 1 --cache-dir cache > tmpfs.log 2>&1 &
     mp=$!
     wait_done tmpfs.log 3 "$mp"
+    # The workers are held while the disk fills, so rows are still to come however fast the
+    # configurations run (the writer, rank 0, keeps running: a reader must not meet it stopped
+    # in the middle of a flush).
+    w1=$(rank_pid "$mp" 1) && w2=$(rank_pid "$mp" 2) || fail "tmpfs: worker pids not found"
+    workers="$w1 $w2"
+    kill -STOP $workers
     dd if=/dev/zero of=disk/filler bs=64k > /dev/null 2>&1   # until ENOSPC
-    $ROWS snap disk/full.h5 tmpfs.before || fail "snapshot after the fill"
+    $ROWS snap disk/full.h5 tmpfs.before || { kill -CONT $workers; fail "snapshot after the fill"; }
+    kill -CONT $workers
     rc=0
     wait "$mp" || rc=$?
     [ "$rc" -eq 1 ] || { cat tmpfs.log; fail "tmpfs: exit $rc, expected 1"; }
