@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 ROWS="$PY $PSW_SOURCE_DIR/tests/mpi/fault_rows.py"
 make_fixture
-write_spec full 6 "8, 16" "0, 1"   # 16 configs + 3 reference rows
+write_spec full 60 "8, 16" "0, 1"   # 16 configs + 3 reference rows, ~0.1 s each
 cd "$WORK"
 mkdir cache
 
@@ -31,12 +31,14 @@ if [ "$(id -u)" -eq 0 ] && mkdir disk && mount -t tmpfs -o size=4m tmpfs disk 2>
     sed 's/"output": "full.h5"/"output": "disk\/full.h5"/' full.json > tmpfs.json
     mpi 3 run tmpfs.json --threads-per-rank 1 --cache-dir cache > tmpfs.log 2>&1 &
     mp=$!
-    wait_done tmpfs.log 3 "$mp"
     # The workers are held while the disk fills, so rows are still to come however fast the
     # configurations run (the writer, rank 0, keeps running: a reader must not meet it stopped
-    # in the middle of a flush).
+    # in the middle of a flush). Their pids are looked up first, so the hold follows the third
+    # row closely.
+    wait_done tmpfs.log 1 "$mp"
     w1=$(rank_pid "$mp" 1) && w2=$(rank_pid "$mp" 2) || fail "tmpfs: worker pids not found"
     workers="$w1 $w2"
+    wait_done tmpfs.log 3 "$mp"
     kill -STOP $workers
     dd if=/dev/zero of=disk/filler bs=64k > /dev/null 2>&1   # until ENOSPC
     $ROWS snap disk/full.h5 tmpfs.before || { kill -CONT $workers; fail "snapshot after the fill"; }

@@ -6,7 +6,7 @@
 #    file is closed, exit 3; a rerun completes with every configuration exactly once.
 . "$(dirname "$0")/lib.sh"
 make_fixture
-write_spec small 6 "64" "0"   # 4 configs + 3 reference rows, ~0.5 s each
+write_spec small 30 "64" "0"   # 4 configs + 3 reference rows, ~0.3 s each
 cd "$WORK"
 
 "$PSW_CLI" run small.json --threads-per-rank 1 > s1.log 2>&1 &
@@ -37,7 +37,7 @@ grep -q "^progress: $done_rows/7 done" st.txt || fail "status after --grace 0: $
 "$PSW_CLI" run small.json --threads-per-rank 1 > s4.log 2>&1 || { cat s4.log; fail "resume after --grace 0"; }
 $CHECK once small.h5 7 || fail "rows after the resume after --grace 0"
 
-write_spec slow 6 "64" "0, 1"  # 11 rows
+write_spec slow 30 "64" "0, 1"  # 11 rows, ~0.3 s each
 "$MPIEXEC" -np 3 --oversubscribe "$PSW_CLI" run slow.json --threads-per-rank 1 --grace 0 > m1.log 2>&1 &
 mp=$!
 wait_done m1.log 2 "$mp"

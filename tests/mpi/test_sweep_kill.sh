@@ -4,7 +4,7 @@
 # sweep with every configuration exactly once (only the in-flight ones were lost and rerun).
 . "$(dirname "$0")/lib.sh"
 make_fixture
-write_spec slow 6 "64" "0, 1, 2"   # 12 configs + 3 reference rows, ~0.5 s each
+write_spec slow 30 "64" "0, 1, 2"   # 12 configs + 3 reference rows, ~0.3 s each
 cd "$WORK"
 
 kill_case() { # kill_case NAME RANK

@@ -4,7 +4,7 @@
 # written, exit status 3. A rerun completes with every configuration exactly once.
 . "$(dirname "$0")/lib.sh"
 make_fixture
-write_spec slow 6 "64" "0, 1, 2"   # 15 rows, ~0.5 s each
+write_spec slow 30 "64" "0, 1, 2"   # 15 rows, ~0.3 s each
 cd "$WORK"
 
 stop_case() { # stop_case NAME SIGNAL TARGET(mpirun|RANK)
