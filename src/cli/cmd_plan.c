@@ -18,7 +18,13 @@
 #include "psw/run.h"
 #include "psw/spec.h"
 
-static const char *const plan_usage =
+/* The one-line synopsis for error lines; --help prints it with the option list below. */
+static const char *const plan_synopsis =
+    "prunesweep plan SPEC.json [--nodes N] [--ranks-per-node R] [--threads-per-rank T] "
+    "[--node-mem GB] [--model-config CONFIG.json] [--n-train N] [--n-test N] [--train-gflops G] "
+    "[--fwd-gflops G] [--no-shared-weights] | prunesweep plan --calibrate [--threads-per-rank T] "
+    "[--reps N]";
+static const char *const plan_options =
     "usage: prunesweep plan SPEC.json [--nodes N] [--ranks-per-node R] [--threads-per-rank T]\n"
     "                       [--node-mem GB] [--model-config CONFIG.json] [--n-train N] [--n-test N]\n"
     "                       [--train-gflops G] [--fwd-gflops G] [--no-shared-weights]\n"
@@ -129,10 +135,15 @@ int psw_cmd_plan(int argc, char **argv) {
         {"no-shared-weights", PSW_OPT_FLAG, &private_weights, NULL},
         {"reps", PSW_OPT_LONG, &reps, NULL},
     };
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(plan_options, stdout);
+            return PSW_EXIT_OK;
+        }
     const char *pos[1];
     int n_pos = 0;
     int rc = psw_cli_parse(argc, argv, opts, sizeof opts / sizeof *opts, pos, 0, 1, &n_pos,
-                           plan_usage);
+                           plan_synopsis);
     if (rc >= 0) return rc;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
@@ -152,8 +163,7 @@ int psw_cmd_plan(int argc, char **argv) {
         return calibrate(threads_seen ? threads : cores, reps);
     }
     if (n_pos != 1) {
-        psw_cli_error("plan: missing SPEC.json");
-        fputs(plan_usage, stderr);
+        psw_cli_error("plan: missing SPEC.json (usage: %s)", plan_synopsis);
         return PSW_EXIT_USAGE;
     }
     if (nodes < 1 || rpn < 1 || nodes > 100000 || rpn > 4096) {

@@ -91,8 +91,15 @@ expect "no data here: names the train file" 1 "train_rand_split.jsonl: cannot op
 [[ "$out" == *"pass --n-train and --n-test"* ]] && ok "hint --n-train" || bad "no hint: $out"
 out=$("$P" plan 2>&1); rc=$?
 expect "no spec: usage error" 2 "plan: missing SPEC.json" "$out" $rc
+[[ "$out" != *$'\n'* ]] && ok "no spec: one error line" || bad "no spec: more than one line: $out"
 out=$("$P" plan "$S7" --ranks 2 2>&1); rc=$?
 expect "unknown option: usage error" 2 "--ranks" "$out" $rc
+[[ "$out" != *$'\n'* && "$out" != *"usage: usage"* ]] && ok "unknown option: one error line" ||
+  bad "unknown option: not one clean line: $out"
+out=$("$P" plan --help 2> /dev/null); rc=$?
+expect "--help: the options, on stdout" 0 "  --calibrate " "$out" $rc
+[[ "$out" == "usage: prunesweep plan SPEC.json"* ]] && ok "--help: one 'usage:' prefix" ||
+  bad "--help starts with: $(head -1 <<< "$out")"
 out=$("$P" plan "$S7" --ranks-per-node 0 2>&1); rc=$?
 expect "0 ranks per node: usage error" 2 "--ranks-per-node 0" "$out" $rc
 out=$("$P" plan "$S7" --model-config "$C7" --n-train 9741 --n-test 1221 --threads-per-rank 0 2>&1); rc=$?
