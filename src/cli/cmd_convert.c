@@ -8,7 +8,7 @@
 #include "psw/model_io.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: prunesweep convert llama2c MODEL.bin OUT_DIR [--dtype f32|bf16] "
+    fprintf(stdout, "usage: prunesweep convert llama2c MODEL.bin OUT_DIR [--dtype f32|bf16] "
                     "[--max-shard-bytes N]\n");
 }
 
@@ -24,18 +24,18 @@ int psw_cmd_convert(int argc, char **argv) {
             return PSW_EXIT_OK;
         } else if (strcmp(a, "--dtype") == 0) {
             if (++i >= argc) {
-                psw_cli_error("--dtype needs a value");
+                psw_cli_error("convert: --dtype needs a value");
                 return PSW_EXIT_USAGE;
             }
             if (strcmp(argv[i], "f32") == 0) dtype = PSW_SAVE_F32;
             else if (strcmp(argv[i], "bf16") == 0) dtype = PSW_SAVE_BF16;
             else {
-                psw_cli_error("--dtype %s: want f32 or bf16", argv[i]);
+                psw_cli_error("convert: --dtype %s: want f32 or bf16", argv[i]);
                 return PSW_EXIT_USAGE;
             }
         } else if (strcmp(a, "--max-shard-bytes") == 0) {
             if (++i >= argc || !psw_parse_long(argv[i], &max_shard) || max_shard < 0) {
-                psw_cli_error("--max-shard-bytes needs a non-negative integer");
+                psw_cli_error("convert: --max-shard-bytes needs a non-negative integer");
                 return PSW_EXIT_USAGE;
             }
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -49,8 +49,7 @@ int psw_cmd_convert(int argc, char **argv) {
         }
     }
     if (n_pos != 3) {
-        usage();
-        psw_cli_error("convert: need FORMAT MODEL OUT_DIR");
+        psw_cli_error("convert: need FORMAT MODEL OUT_DIR (see 'prunesweep convert --help')");
         return PSW_EXIT_USAGE;
     }
     if (strcmp(pos[0], "llama2c") != 0) {

@@ -13,7 +13,7 @@
 #define TOPK 5
 
 static void usage(void) {
-    fprintf(stderr, "usage: prunesweep generate MODEL_DIR --ids ID[,ID...] [--steps N] "
+    fprintf(stdout, "usage: prunesweep generate MODEL_DIR --ids ID[,ID...] [--steps N] "
                     "[--stop-id ID] [--json]\n");
 }
 
@@ -96,8 +96,7 @@ int psw_cmd_generate(int argc, char **argv) {
         }
     }
     if (!dir || !ids_arg) {
-        usage();
-        psw_cli_error("generate: need MODEL_DIR and --ids");
+        psw_cli_error("generate: need MODEL_DIR and --ids (see 'prunesweep generate --help')");
         return PSW_EXIT_USAGE;
     }
     int32_t *prompt = NULL;

@@ -10,7 +10,7 @@
 #include "psw/model_io.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: prunesweep info MODEL_DIR [--batch B] [--seq T] [--positions P] "
+    fprintf(stdout, "usage: prunesweep info MODEL_DIR [--batch B] [--seq T] [--positions P] "
                     "[--json]\n");
 }
 
@@ -73,8 +73,7 @@ int psw_cmd_info(int argc, char **argv) {
         }
     }
     if (!dir) {
-        usage();
-        psw_cli_error("info: need MODEL_DIR");
+        psw_cli_error("info: need MODEL_DIR (see 'prunesweep info --help')");
         return PSW_EXIT_USAGE;
     }
     psw_err err = {0};

@@ -119,8 +119,7 @@ int psw_cmd_run(int argc, char **argv) {
             }
             opt.cache_dir = v;
         } else if (a[0] == '-' && a[1] != '\0') {
-            psw_cli_error("run: unknown option '%s'", a);
-            usage(stderr);
+            psw_cli_error("run: unknown option '%s' (see 'prunesweep run --help')", a);
             return PSW_EXIT_USAGE;
         } else if (opt.spec_path) {
             psw_cli_error("run: more than one spec given ('%s' and '%s')", opt.spec_path, a);
@@ -130,8 +129,7 @@ int psw_cmd_run(int argc, char **argv) {
         }
     }
     if (!opt.spec_path) {
-        psw_cli_error("run: missing SPEC.json");
-        usage(stderr);
+        psw_cli_error("run: missing SPEC.json (see 'prunesweep run --help')");
         return PSW_EXIT_USAGE;
     }
     if (opt.only_cache && opt.fresh) {

@@ -115,8 +115,7 @@ int psw_cmd_status(int argc, char **argv) {
             usage(stdout);
             return PSW_EXIT_OK;
         } else if (a[0] == '-' && a[1] != '\0') {
-            psw_cli_error("status: unknown option '%s'", a);
-            usage(stderr);
+            psw_cli_error("status: unknown option '%s' (see 'prunesweep status --help')", a);
             return PSW_EXIT_USAGE;
         } else if (path) {
             psw_cli_error("status: more than one file given ('%s' and '%s')", path, a);
@@ -126,8 +125,7 @@ int psw_cmd_status(int argc, char **argv) {
         }
     }
     if (!path) {
-        psw_cli_error("status: missing RESULTS.h5");
-        usage(stderr);
+        psw_cli_error("status: missing RESULTS.h5 (see 'prunesweep status --help')");
         return PSW_EXIT_USAGE;
     }
 

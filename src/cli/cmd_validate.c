@@ -80,8 +80,7 @@ int psw_cmd_validate(int argc, char **argv) {
             usage(stdout);
             return PSW_EXIT_OK;
         } else if (a[0] == '-' && a[1] != '\0') {
-            psw_cli_error("validate: unknown option '%s'", a);
-            usage(stderr);
+            psw_cli_error("validate: unknown option '%s' (see 'prunesweep validate --help')", a);
             return PSW_EXIT_USAGE;
         } else if (path) {
             psw_cli_error("validate: more than one spec given ('%s' and '%s')", path, a);
@@ -91,8 +90,7 @@ int psw_cmd_validate(int argc, char **argv) {
         }
     }
     if (!path) {
-        psw_cli_error("validate: missing SPEC.json");
-        usage(stderr);
+        psw_cli_error("validate: missing SPEC.json (see 'prunesweep validate --help')");
         return PSW_EXIT_USAGE;
     }
 

@@ -76,8 +76,7 @@ int psw_cmd_make_world(int argc, char **argv) {
         }
     }
     if (!dir) {
-        psw_cli_error("make-world: missing OUT_DIR");
-        usage(stderr);
+        psw_cli_error("make-world: missing OUT_DIR (see 'prunesweep make-world --help')");
         return PSW_EXIT_USAGE;
     }
     psw_err err = {0};
