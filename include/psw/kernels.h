@@ -136,6 +136,11 @@ typedef struct psw_adamw_coeffs {
 void psw_adamw_update(float *w, const float *g, float *m, float *v, size_t n,
                       const psw_adamw_coeffs *c);
 
+/* x[0..n) = 0, and y[0..n) += x[0..n) (residual adds), split over the pool when large: they
+ * are memory-bound, and one thread leaves bandwidth unused. */
+void psw_zero(float *x, size_t n);
+void psw_add_inplace(float *y, const float *x, size_t n);
+
 /* ---- worker pool for the work outside BLAS ----
  * A persistent pool of pthreads that sleep (condition variable) between jobs. Kernels split
  * their work into tasks whose boundaries never depend on the thread count, and reduce

@@ -74,6 +74,43 @@ void psw_swiglu_backward(float *dgate, float *dup, const float *dout, const floa
     psw_pool_run(psw_chunks(n, SWIGLU_CHUNK), swiglu_backward_task, &j);
 }
 
+/* Floats per task of the streaming element-wise ops (zero-fill, y += x): large enough that a
+ * task is worth a wake-up. Each element is computed alone, so the split never changes a bit. */
+#define STREAM_CHUNK 262144
+
+typedef struct stream_job {
+    float *y;
+    const float *x; /* NULL: zero-fill y */
+    size_t n;
+} stream_job;
+
+static void stream_span(const stream_job *j, size_t i0, size_t i1) {
+    if (!j->x) {
+        memset(j->y + i0, 0, sizeof(float) * (i1 - i0));
+        return;
+    }
+    float *y = j->y;
+    const float *x = j->x;
+    for (size_t i = i0; i < i1; i++) y[i] += x[i];
+}
+
+static void stream_task(void *ctx, int task, int thread) {
+    const stream_job *j = ctx;
+    size_t i0 = (size_t)task * STREAM_CHUNK;
+    stream_span(j, i0, i0 + STREAM_CHUNK < j->n ? i0 + STREAM_CHUNK : j->n);
+    (void)thread;
+}
+
+static void stream_run(float *y, const float *x, size_t n) {
+    stream_job j = {.y = y, .x = x, .n = n};
+    if (n <= STREAM_CHUNK) stream_span(&j, 0, n);
+    else psw_pool_run(psw_chunks(n, STREAM_CHUNK), stream_task, &j);
+}
+
+void psw_zero(float *x, size_t n) { stream_run(x, NULL, n); }
+
+void psw_add_inplace(float *y, const float *x, size_t n) { stream_run(y, x, n); }
+
 void psw_embedding_forward(float *out, const int32_t *tokens, const int32_t *lengths,
                            const float *embed, int B, int T, int C) {
     for (int b = 0; b < B; b++)

@@ -58,10 +58,10 @@ psw_status psw_model_loss(psw_model *m, const psw_batch *batch, const psw_loss_s
 }
 
 void psw_model_zero_grad(psw_model *m) {
-    if (m->grads.base) memset(m->grads.base, 0, m->grads.total * sizeof(float));
+    if (m->grads.base) psw_zero(m->grads.base, m->grads.total);
 }
 
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
+static void zero(float *x, size_t n) { psw_zero(x, n); }
 
 /* Gradient buffer of layer l for kind id, or NULL when the kind is frozen (skips its GEMM). */
 static float *gparam(psw_model *m, psw_param_id id, int l) {

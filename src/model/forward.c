@@ -262,10 +262,6 @@ psw_status psw_check_batch(const psw_model *m, const psw_batch *batch, const int
     return PSW_OK;
 }
 
-static void add_inplace(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
-
 /* out (BT, out_dim) = in (BT, in_dim) @ w^T. With per_seq (inference forwards), one call per
  * sequence on its lengths[b] real rows, the very sgemm a forward of that sequence alone makes
  * (psw_matmul_forward_seqs: OpenBLAS's result for a row depends on how many rows share the call,
@@ -311,7 +307,7 @@ static void attn_out_mlp(psw_model *m, int l, psw_layer_acts *la, const layer_ro
 #define LINEAR(o, i, id, in_dim, out_dim) rows_linear(r, (o), (i), W(id), (in_dim), (out_dim))
     if (cfg->arch == PSW_ARCH_LLAMA) {
         LINEAR(la->mid, la->atty, PSW_P_O, QD, C);
-        add_inplace(la->mid, res, NC);
+        psw_add_inplace(la->mid, res, NC);
         psw_rmsnorm_forward(la->ln2, la->ln2_rstd, la->mid, W(PSW_P_MLP_NORM), N, C, eps);
         LINEAR(la->gate, la->ln2, PSW_P_GATE, C, H);
         LINEAR(la->up, la->ln2, PSW_P_UP, C, H);
@@ -320,14 +316,14 @@ static void attn_out_mlp(psw_model *m, int l, psw_layer_acts *la, const layer_ro
     } else {
         LINEAR(la->attn_o, la->atty, PSW_P_O, QD, C);
         psw_rmsnorm_forward(la->mid, la->attn_rstd, la->attn_o, W(PSW_P_ATTN_NORM), N, C, eps);
-        add_inplace(la->mid, res, NC);
+        psw_add_inplace(la->mid, res, NC);
         LINEAR(la->gate, la->mid, PSW_P_GATE, C, H);
         LINEAR(la->up, la->mid, PSW_P_UP, C, H);
         psw_swiglu_forward(la->act, la->gate, la->up, (size_t)N * H);
         LINEAR(la->mlp_o, la->act, PSW_P_DOWN, H, C);
         psw_rmsnorm_forward(out, la->mlp_rstd, la->mlp_o, W(PSW_P_MLP_NORM), N, C, eps);
     }
-    add_inplace(out, la->mid, NC);
+    psw_add_inplace(out, la->mid, NC);
 #undef LINEAR
 #undef W
 }

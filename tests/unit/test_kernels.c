@@ -1,6 +1,7 @@
 /* test_kernels.c: each BLAS-backed kernel against its plain-loop _ref twin on random inputs
  * (normalised MSE <= 1e-10), plus hand-computed values for the loss row and the RoPE table. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,62 @@ static void test_matmul(psw_rng *r, int N, int IN, int OUT) {
     check_nmse("matmul_backward dw only", dw3, dw2, (size_t)OUT * IN);
     free(x), free(w), free(dout), free(o1), free(o2), free(dx1), free(dx2), free(dw1), free(dw2),
         free(dw3);
+}
+
+/* The per-sequence GEMMs on 3 pool threads: each sequence's rows against the reference on
+ * those rows alone, padding rows zero; and gathered runs written into a column block of a wider
+ * output (the bf16 head's chunks), the other columns untouched. */
+static void test_matmul_seqs(psw_rng *r) {
+    enum { B = 5, T = 9, IN = 24, OUT = 11, WIDE = 17 };
+    const int32_t lengths[B] = {9, 1, 4, 7, 2};
+    float *x = rnd(r, (size_t)B * T * IN, 1.0f), *w = rnd(r, (size_t)OUT * IN, 0.5f);
+    float *got = rnd(r, (size_t)B * T * OUT, 1.0f), *want = psw_xmalloc(sizeof(float) * T * OUT);
+    psw_pool_set_threads(3);
+    psw_matmul_forward_seqs(got, x, w, lengths, B, T, IN, OUT);
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T;
+        psw_matmul_forward_ref(want, x + row * IN, w, lengths[b], IN, OUT);
+        check_nmse("matmul_forward_seqs", got + row * OUT, want, (size_t)lengths[b] * OUT);
+        bool pad_zero = true;
+        for (size_t i = (size_t)lengths[b] * OUT; i < (size_t)T * OUT; i++)
+            pad_zero &= got[row * OUT + i] == 0.0f;
+        CHECK(pad_zero, "matmul_forward_seqs: sequence %d's padding rows are zero", b);
+    }
+    /* positions: runs {0, 1} of sequence 0, {9+0} of 1, {27+3, 27+5} of 3, {0+4} of 0 again */
+    const int64_t pos[6] = {0, 1, 9, 30, 32, 4};
+    float *xg = rnd(r, 6 * IN, 1.0f), *out = rnd(r, 6 * WIDE, 1.0f), *keep = copy(out, 6 * WIDE);
+    float *ref = psw_xmalloc(sizeof(float) * 6 * OUT);
+    psw_matmul_forward_runs(out + 3, WIDE, xg, w, pos, 6, T, IN, OUT);
+    psw_matmul_forward_ref(ref, xg, w, 6, IN, OUT);
+    double e = 0;
+    bool others = true;
+    for (int p = 0; p < 6; p++)
+        for (int c = 0; c < WIDE; c++) {
+            float v = out[p * WIDE + c];
+            if (c >= 3 && c < 3 + OUT) e = fmax(e, fabs((double)v - ref[p * OUT + c - 3]));
+            else others &= v == keep[p * WIDE + c];
+        }
+    CHECK(e <= 1e-5, "matmul_forward_runs: max |diff| %.3g against the reference", e);
+    CHECK(others, "matmul_forward_runs: columns outside the block untouched");
+    psw_pool_set_threads(0);
+    free(x), free(w), free(got), free(want), free(xg), free(out), free(keep), free(ref);
+}
+
+/* The streaming ops on 2 pool threads, across several chunks: zero-fill and y += x against a
+ * plain loop, bit for bit. */
+static void test_stream(psw_rng *r) {
+    size_t n = 3 * 262144 + 5;
+    float *y = rnd(r, n, 1.0f), *x = rnd(r, n, 1.0f), *want = copy(y, n);
+    for (size_t i = 0; i < n; i++) want[i] += x[i];
+    psw_pool_set_threads(2);
+    psw_add_inplace(y, x, n);
+    CHECK(memcmp(y, want, n * sizeof(float)) == 0, "add_inplace: bit-identical to a plain loop");
+    psw_zero(y, n);
+    bool zero = true;
+    for (size_t i = 0; i < n; i++) zero &= y[i] == 0.0f;
+    CHECK(zero, "zero: all %zu floats zero", n);
+    psw_pool_set_threads(0);
+    free(y), free(x), free(want);
 }
 
 static void test_attention(psw_rng *r) {
@@ -188,5 +245,7 @@ int main(void) {
     test_attention(&r);
     test_loss_row();
     test_rope(&r);
+    test_matmul_seqs(&r);
+    test_stream(&r);
     return psw_test_finish();
 }
