@@ -30,17 +30,40 @@ static psw_status check_spec(const psw_model *m, const psw_loss_spec *s, psw_err
     return PSW_OK;
 }
 
-/* Mean loss over the P rows of logits; with grad, logits become gscale/P * dloss/dlogits. */
-static double loss_rows(const psw_model *m, const psw_loss_spec *s, float *logits, bool grad) {
-    int V = m->cfg.vocab_size;
-    double sum = 0.0;
+typedef struct loss_job {
+    const psw_loss_spec *s;
+    float *logits;
+    double *row_loss;
+    int V;
+    bool grad;
+} loss_job;
+
+/* Loss rows per pool task (fixed: rows are independent, the split never changes a bit). */
+#define LOSS_ROWS_PER_TASK 8
+
+static void loss_task(void *ctx, int task, int thread) {
+    const loss_job *j = ctx;
+    const psw_loss_spec *s = j->s;
     float gs = s->grad_scale / (float)s->P;
-    for (int p = 0; p < s->P; p++) {
-        float *z = logits + (size_t)p * V;
-        sum += psw_loss_row(grad ? z : NULL, z, s->targets ? s->targets[p] : -1,
-                            s->teacher_logits ? s->teacher_logits + (size_t)p * V : NULL, V,
-                            s->ce_weight, s->kl_weight, s->temperature, gs);
+    int p1 = (task + 1) * LOSS_ROWS_PER_TASK < s->P ? (task + 1) * LOSS_ROWS_PER_TASK : s->P;
+    for (int p = task * LOSS_ROWS_PER_TASK; p < p1; p++) {
+        float *z = j->logits + (size_t)p * j->V;
+        j->row_loss[p] =
+            psw_loss_row(j->grad ? z : NULL, z, s->targets ? s->targets[p] : -1,
+                         s->teacher_logits ? s->teacher_logits + (size_t)p * j->V : NULL, j->V,
+                         s->ce_weight, s->kl_weight, s->temperature, gs);
     }
+    (void)thread;
+}
+
+/* Mean loss over the P rows of logits; with grad, logits become gscale/P * dloss/dlogits. The
+ * rows run on the pool; their values are summed in row order. */
+static double loss_rows(const psw_model *m, const psw_loss_spec *s, float *logits, bool grad) {
+    loss_job j = {.s = s, .logits = logits, .row_loss = m->acts->row_loss,
+                  .V = m->cfg.vocab_size, .grad = grad};
+    psw_pool_run((s->P + LOSS_ROWS_PER_TASK - 1) / LOSS_ROWS_PER_TASK, loss_task, &j);
+    double sum = 0.0;
+    for (int p = 0; p < s->P; p++) sum += j.row_loss[p];
     return sum / s->P;
 }
 

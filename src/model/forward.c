@@ -22,7 +22,7 @@ typedef struct layer_off {
 } layer_off;
 
 typedef struct acts_off {
-    size_t rope_cos, rope_sin, resid0, xg, lnf, lnf_rstd, logits;
+    size_t rope_cos, rope_sin, resid0, xg, lnf, lnf_rstd, row_loss, logits;
     size_t dres, dtmp, dq, dk, dv, dqraw, dkraw, datty, dgate, dup, dact, datt, dxg, dlnf;
     size_t layer0, layer_stride, n_resid, total, logits_floats;
     layer_off lo; /* offsets within one layer block */
@@ -77,6 +77,7 @@ static void acts_plan(const psw_model_config *cfg, int B, int T, int P, bool tra
     o->xg = take(&off, (size_t)P * C);
     o->lnf = take(&off, (size_t)P * C);
     o->lnf_rstd = take(&off, (size_t)P);
+    o->row_loss = take(&off, 2 * (size_t)P); /* P doubles */
     if (training) {
         o->dres = take(&off, BT * C);
         o->dtmp = take(&off, BT * C);
@@ -200,6 +201,7 @@ psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool
         la->gate = lb + lo->gate, la->up = lb + lo->up, la->act = lb + lo->act;
     }
     a->xg = base + o.xg, a->lnf = base + o.lnf, a->lnf_rstd = base + o.lnf_rstd;
+    a->row_loss = (double *)(void *)(base + o.row_loss);
     a->logits = base + o.logits;
     if (training) {
         a->dres = base + o.dres, a->dtmp = base + o.dtmp;

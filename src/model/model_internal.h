@@ -42,6 +42,7 @@ struct psw_acts {
     float **resid;              /* (L+1) pointers to (BT, C): input of layer l, final at [L]; owned array */
     psw_layer_acts *layer;      /* (L), owned array */
     float *xg, *lnf, *lnf_rstd; /* gathered final rows (P, C), final norm (P, C), (P) */
+    double *row_loss;           /* (P): each loss row's value, summed in row order */
     float *logits;              /* (P, V); dlogits in place during backward */
     /* backward scratch (training only) */
     float *dres, *dtmp;         /* (BT, C) */
