@@ -19,8 +19,9 @@
  *               output projection and MLP on the B answer rows, one query row of attention per
  *               (sequence, head), the LM head on B rows (what eval_forward "batched" runs);
  *   forward     the same with every linear-layer GEMM split per sequence (T rows, or the one
- *               answer row in the last layer), as the default per-sequence forward runs it:
- *               single-threaded calls, one sequence per pool task.
+ *               answer row in the last layer) and in blocks of PSW_SEQ_GEMM_COLS output
+ *               columns, as the default per-sequence forward runs it: single-threaded calls on
+ *               the pool's threads.
  * Attention runs in the engine as one task per (sequence, head) with single-threaded BLAS on
  * the pool's threads, and so do the per-sequence forward's GEMMs; here those products run on one
  * thread and their time is divided by the thread count (perfect scaling), which only lowers the
@@ -41,6 +42,7 @@
 #include <time.h>
 
 #include "bench_common.h"
+#include "psw/kernels.h"
 
 typedef enum floor_mode { F_TRAIN_ALL = 0, F_TRAIN_LAST, F_FORWARD, F_FORWARD_BATCHED, F_COUNT } floor_mode;
 static const char *F_NAMES[F_COUNT] = {"train_all", "train_last", "forward", "forward_batched"};
@@ -57,9 +59,13 @@ static double now(void) {
 }
 
 /* The engine's linear layer on n rows: forward y = x w^T; backward dx += dy w, dw += dy^T x. */
-static void lin_fwd(const bufs *b, const float *w, int n, int in, int out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, b->x, in, w, in, 0.0f,
-                b->y, out);
+/* y = x w^T on n rows; with cols > 0 in blocks of cols output columns, one call each (the
+ * per-sequence forward's PSW_SEQ_GEMM_COLS blocks). */
+static void lin_fwd(const bufs *b, const float *w, int n, int in, int out, int cols) {
+    int step = cols > 0 ? cols : out;
+    for (int c0 = 0; c0 < out; c0 += step)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out - c0 < step ? out - c0 : step,
+                    in, 1.0f, b->x, in, w + (size_t)c0 * in, in, 0.0f, b->y + c0, out);
 }
 static void lin_bwd(const bufs *b, const float *w, float *dw, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, b->dy, out, w, in,
@@ -72,7 +78,7 @@ static void lin_bwd(const bufs *b, const float *w, float *dw, int n, int in, int
  * calls of kv_seq rows; forward then, with train, backward (one call each: training runs them
  * over the batch). */
 static void layer_linear(const bufs *b, const psw_bench_shape *s, int l, int n, int seq,
-                         int kv_rows, int kv_seq, bool train) {
+                         int kv_rows, int kv_seq, bool train, int cols) {
     int C = s->C, H = s->H;
     const float *w = b->w + (size_t)l * b->layer_w;
     float *dw = b->dw + (size_t)l * b->layer_w;
@@ -85,7 +91,7 @@ static void layer_linear(const bufs *b, const psw_bench_shape *s, int l, int n, 
         int step = i == 1 || i == 2 ? kv_seq : seq;
         for (int r0 = 0; r0 < ops[i].rows; r0 += step) {
             int r = ops[i].rows - r0 < step ? ops[i].rows - r0 : step;
-            lin_fwd(b, w + ops[i].off, r, ops[i].in, ops[i].out);
+            lin_fwd(b, w + ops[i].off, r, ops[i].in, ops[i].out, cols);
         }
     }
     if (!train) return;
@@ -140,14 +146,11 @@ static void run_case(const bufs *b, const psw_bench_shape *s, floor_mode md, int
     for (int l = 0; l < L; l++) {
         bool last_at_rows = rows_only && l == L - 1;
         int n = last_at_rows ? B : BT, n_seq = last_at_rows ? (md == F_FORWARD ? 1 : B) : seq;
-        layer_linear(b, s, l, n, n_seq, BT, seq, train);
+        layer_linear(b, s, l, n, n_seq, BT, seq, train, per_seq_tasks ? PSW_SEQ_GEMM_COLS : 0);
     }
     /* the LM head on P rows: per sequence in the per-sequence forward (one row each) */
-    for (int r0 = 0; r0 < P; r0 += md == F_FORWARD ? 1 : P) {
-        int r = md == F_FORWARD ? 1 : P;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, V, C, 1.0f, b->x, C, head, C, 0.0f,
-                    b->y, V);
-    }
+    for (int r0 = 0; r0 < P; r0 += per_seq_tasks ? 1 : P)
+        lin_fwd(b, head, per_seq_tasks ? 1 : P, C, V, per_seq_tasks ? PSW_SEQ_GEMM_COLS : 0);
     if (train) lin_bwd(b, head, dhead, P, C, V);
     double t1 = now();
     if (!per_seq_tasks) openblas_set_num_threads(1);

@@ -18,18 +18,20 @@
 /* out (N, OUT) = inp (N, IN) @ w (OUT, IN)^T; out is overwritten. */
 void psw_matmul_forward(float *out, const float *inp, const float *w, int N, int IN, int OUT);
 void psw_matmul_forward_ref(float *out, const float *inp, const float *w, int N, int IN, int OUT);
-/* The same, one sgemm per sequence, for forwards whose rows must not depend on their batch mates
- * (issue #3: OpenBLAS's result for a row depends on how many rows share the call and, with its
- * Haswell kernels, on its thread count). Sequence b's lengths[b] real rows start at row b * T;
- * its T - lengths[b] padding rows of out are set to zero. The sequences run as pool tasks with
- * OpenBLAS held at one thread, so every row gets the bits of a one-thread call on its sequence
- * alone, whatever the thread count, and the cores share the sequences instead of splitting each
- * small GEMM. Call from the thread of control, not from a pool task. */
+/* The same, per sequence, for forwards whose rows must not depend on their batch mates (issue
+ * #3: OpenBLAS's result for a row depends on how many rows share the call and, with its Haswell
+ * kernels, on its thread count). Sequence b's lengths[b] real rows start at row b * T; its
+ * T - lengths[b] padding rows of out are set to zero. Each sequence's product is cut into fixed
+ * blocks of PSW_SEQ_GEMM_COLS output columns, one one-thread sgemm per (sequence, block), run
+ * as pool tasks: every row gets the bits of the same calls whatever its batch mates, the batch
+ * size or the thread count, and the threads have work even for a batch of one. Call from the
+ * thread of control (from inside a pool task it runs inline). */
+#define PSW_SEQ_GEMM_COLS 1024
 void psw_matmul_forward_seqs(float *out, const float *inp, const float *w, const int32_t *lengths,
                              int B, int T, int IN, int OUT);
 /* The same for P gathered rows (row p from position pos[p] = b * T + t): one sgemm per run of
- * consecutive rows of one sequence, written at out + p * ld_out (ld_out >= OUT: a column block
- * of a wider output), in parallel as above. */
+ * consecutive rows of one sequence and column block, written at out + p * ld_out (ld_out >= OUT:
+ * a column block of a wider output), in parallel as above. */
 void psw_matmul_forward_runs(float *out, int ld_out, const float *inp, const float *w,
                              const int64_t *pos, int P, int T, int IN, int OUT);
 /* dinp (N, IN) += dout (N, OUT) @ w (OUT, IN);  dw (OUT, IN) += dout^T @ inp (N, IN).

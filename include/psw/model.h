@@ -207,13 +207,13 @@ psw_status psw_model_reserve(psw_model *m, int max_B, int max_T, int max_P, bool
 
 /* Forward pass. Writes logits (P, V) only for the flat positions pos[p] = b*T + t, which must
  * lie inside each row's length. Batch-invariant bit for bit: every linear layer runs once per
- * sequence with the shapes a forward of that sequence alone uses, as a one-thread sgemm (the
- * sequences are shared out among the pool's threads), so a sequence's logits are identical to
- * its solo forward (same positions in the same order), whatever its batch mates, padding,
- * reservation (inference or training) or thread count; unless m->batched_forward is set (one
- * GEMM over the batch, faster, deterministic but not batch-invariant). A batch of fewer
- * sequences than threads leaves threads idle in the GEMMs. Errors: PSW_ERR_INVALID_ARG (token or
- * position out of range, batch larger than reserved). */
+ * sequence with the shapes a forward of that sequence alone uses, as one-thread sgemm calls on
+ * fixed blocks of output columns (shared out among the pool's threads;
+ * psw_matmul_forward_seqs), so a sequence's logits are identical to its solo forward (same
+ * positions in the same order), whatever its batch mates, padding, reservation (inference or
+ * training) or thread count; unless m->batched_forward is set (one GEMM over the batch, faster,
+ * deterministic but not batch-invariant). Errors: PSW_ERR_INVALID_ARG (token or position out of
+ * range, batch larger than reserved). */
 psw_status psw_model_forward(psw_model *m, const psw_batch *batch, const int64_t *pos, int P,
                              float *logits, psw_err *err);
 

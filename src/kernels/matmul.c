@@ -25,43 +25,56 @@ typedef struct seq_job {
     const float *inp, *w;
     const int32_t *lengths; /* per-sequence mode */
     const int64_t *pos;     /* gathered-rows mode */
-    int P, T, IN, OUT, ld_out;
+    int P, T, IN, OUT, ld_out, n_blocks;
 } seq_job;
 
-static void seq_task(void *ctx, int b, int thread) {
+/* rows [r0, r0 + n) of out (ld ld_out) = the same rows of inp @ w^T, output column block c. */
+static void block_gemm(const seq_job *j, size_t r0, int n, int c) {
+    int c0 = c * PSW_SEQ_GEMM_COLS;
+    int cols = j->OUT - c0 < PSW_SEQ_GEMM_COLS ? j->OUT - c0 : PSW_SEQ_GEMM_COLS;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, cols, j->IN, 1.0f,
+                j->inp + r0 * j->IN, j->IN, j->w + (size_t)c0 * j->IN, j->IN, 0.0f,
+                j->out + r0 * j->ld_out + c0, j->ld_out);
+}
+
+/* task = b * n_blocks + column block; block 0 also zeroes the sequence's padding rows. */
+static void seq_task(void *ctx, int task, int thread) {
     const seq_job *j = ctx;
+    int b = task / j->n_blocks, c = task % j->n_blocks, len = j->lengths[b];
     size_t row = (size_t)b * j->T;
-    int len = j->lengths[b];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, j->OUT, j->IN, 1.0f,
-                j->inp + row * j->IN, j->IN, j->w, j->IN, 0.0f, j->out + row * j->OUT, j->OUT);
-    memset(j->out + (row + (size_t)len) * j->OUT, 0, sizeof(float) * (size_t)(j->T - len) * j->OUT);
+    block_gemm(j, row, len, c);
+    if (c == 0)
+        memset(j->out + (row + (size_t)len) * j->OUT, 0,
+               sizeof(float) * (size_t)(j->T - len) * j->OUT);
     (void)thread;
 }
 
-/* task = p; only the first row of each run does the run's call. */
-static void run_task(void *ctx, int p0, int thread) {
+/* task = p * n_blocks + column block; only the first row of each run does the run's call. */
+static void run_task(void *ctx, int task, int thread) {
     const seq_job *j = ctx;
+    int p0 = task / j->n_blocks;
     int64_t b = j->pos[p0] / j->T;
     if (p0 > 0 && j->pos[p0 - 1] / j->T == b) return;
     int p1 = p0 + 1;
     while (p1 < j->P && j->pos[p1] / j->T == b) p1++;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p1 - p0, j->OUT, j->IN, 1.0f,
-                j->inp + (size_t)p0 * j->IN, j->IN, j->w, j->IN, 0.0f,
-                j->out + (size_t)p0 * j->ld_out, j->ld_out);
+    block_gemm(j, (size_t)p0, p1 - p0, task % j->n_blocks);
     (void)thread;
 }
 
+static int column_blocks(int OUT) { return (OUT + PSW_SEQ_GEMM_COLS - 1) / PSW_SEQ_GEMM_COLS; }
+
 void psw_matmul_forward_seqs(float *out, const float *inp, const float *w, const int32_t *lengths,
                              int B, int T, int IN, int OUT) {
-    seq_job j = {.out = out, .inp = inp, .w = w, .lengths = lengths, .T = T, .IN = IN, .OUT = OUT};
-    psw_pool_run_blas1(B, seq_task, &j);
+    seq_job j = {.out = out, .inp = inp, .w = w, .lengths = lengths, .T = T, .IN = IN, .OUT = OUT,
+                 .ld_out = OUT, .n_blocks = column_blocks(OUT)};
+    psw_pool_run_blas1(B * j.n_blocks, seq_task, &j);
 }
 
 void psw_matmul_forward_runs(float *out, int ld_out, const float *inp, const float *w,
                              const int64_t *pos, int P, int T, int IN, int OUT) {
     seq_job j = {.out = out, .inp = inp, .w = w, .pos = pos, .P = P, .T = T, .IN = IN, .OUT = OUT,
-                 .ld_out = ld_out};
-    psw_pool_run_blas1(P, run_task, &j);
+                 .ld_out = ld_out, .n_blocks = column_blocks(OUT)};
+    psw_pool_run_blas1(P * j.n_blocks, run_task, &j);
 }
 
 void psw_matmul_forward_ref(float *out, const float *inp, const float *w, int N, int IN, int OUT) {

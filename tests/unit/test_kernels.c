@@ -60,11 +60,13 @@ static void test_matmul(psw_rng *r, int N, int IN, int OUT) {
         free(dw3);
 }
 
-/* The per-sequence GEMMs on 3 pool threads: each sequence's rows against the reference on
- * those rows alone, padding rows zero; and gathered runs written into a column block of a wider
- * output (the bf16 head's chunks), the other columns untouched. */
-static void test_matmul_seqs(psw_rng *r) {
-    enum { B = 5, T = 9, IN = 24, OUT = 11, WIDE = 17 };
+/* The per-sequence GEMMs on 3 pool threads, with OUT under one column block and over two
+ * (PSW_SEQ_GEMM_COLS): each sequence's rows against the reference on those rows alone, padding
+ * rows zero; and gathered runs written into a column block of a wider output (the bf16 head's
+ * chunks), the other columns untouched. */
+static void test_matmul_seqs(psw_rng *r, int OUT) {
+    enum { B = 5, T = 9, IN = 24 };
+    int WIDE = OUT + 6;
     const int32_t lengths[B] = {9, 1, 4, 7, 2};
     float *x = rnd(r, (size_t)B * T * IN, 1.0f), *w = rnd(r, (size_t)OUT * IN, 0.5f);
     float *got = rnd(r, (size_t)B * T * OUT, 1.0f), *want = psw_xmalloc(sizeof(float) * T * OUT);
@@ -81,8 +83,8 @@ static void test_matmul_seqs(psw_rng *r) {
     }
     /* positions: runs {0, 1} of sequence 0, {9+0} of 1, {27+3, 27+5} of 3, {0+4} of 0 again */
     const int64_t pos[6] = {0, 1, 9, 30, 32, 4};
-    float *xg = rnd(r, 6 * IN, 1.0f), *out = rnd(r, 6 * WIDE, 1.0f), *keep = copy(out, 6 * WIDE);
-    float *ref = psw_xmalloc(sizeof(float) * 6 * OUT);
+    float *xg = rnd(r, 6 * IN, 1.0f), *out = rnd(r, 6 * (size_t)WIDE, 1.0f);
+    float *keep = copy(out, 6 * (size_t)WIDE), *ref = psw_xmalloc(sizeof(float) * 6 * OUT);
     psw_matmul_forward_runs(out + 3, WIDE, xg, w, pos, 6, T, IN, OUT);
     psw_matmul_forward_ref(ref, xg, w, 6, IN, OUT);
     double e = 0;
@@ -93,8 +95,8 @@ static void test_matmul_seqs(psw_rng *r) {
             if (c >= 3 && c < 3 + OUT) e = fmax(e, fabs((double)v - ref[p * OUT + c - 3]));
             else others &= v == keep[p * WIDE + c];
         }
-    CHECK(e <= 1e-5, "matmul_forward_runs: max |diff| %.3g against the reference", e);
-    CHECK(others, "matmul_forward_runs: columns outside the block untouched");
+    CHECK(e <= 1e-5, "matmul_forward_runs OUT=%d: max |diff| %.3g against the reference", OUT, e);
+    CHECK(others, "matmul_forward_runs OUT=%d: columns outside the block untouched", OUT);
     psw_pool_set_threads(0);
     free(x), free(w), free(got), free(want), free(xg), free(out), free(keep), free(ref);
 }
@@ -245,7 +247,8 @@ int main(void) {
     test_attention(&r);
     test_loss_row();
     test_rope(&r);
-    test_matmul_seqs(&r);
+    test_matmul_seqs(&r, 11);
+    test_matmul_seqs(&r, 2 * PSW_SEQ_GEMM_COLS + 76);
     test_stream(&r);
     return psw_test_finish();
 }
