@@ -67,9 +67,10 @@ size_t psw_scratch_slot_floats(const psw_model_config *cfg, psw_param_id id, psw
  * converts just the rows the batch reads. out (B*T, C). */
 void psw_embed_lookup(const psw_model *m, float *out, const psw_batch *batch);
 /* logits (P, V) = x (P, C) @ head^T. fp32: the sgemm calls psw_forward_run always made (one
- * call, or with per_seq one per run of consecutive positions of one sequence). bf16: the head is
- * converted in chunks of rows into its slot and each call is split at the chunk boundaries
- * (the same calls per run, cut along V), so every chunk is converted once per forward. */
+ * call, or with per_seq one per run of consecutive positions of one sequence and block of
+ * PSW_SEQ_GEMM_COLS vocabulary columns: psw_matmul_forward_runs). bf16: the head is converted in
+ * chunks of rows into its slot and each call is split at the chunk boundaries too (with per_seq
+ * the column blocks then start at each chunk), so every chunk is converted once per forward. */
 void psw_head_forward(psw_model *m, float *logits, const float *x, const int64_t *pos, int P,
                       int T, bool per_seq);
 /* Backward of psw_head_forward (not per_seq): dx (P, C) += dlogits (P, V) @ head when dx is
