@@ -146,22 +146,21 @@ static void check_arch(psw_arch arch, int threads) {
      * layer as one task per sequence (a solo forward runs op by op): the logits of every
      * position are the same bits at 1 and 2 threads (OpenBLAS's own 2-thread split of a
      * GEMM can round differently: its Haswell kernels do). */
-    static float *at_one_thread[2];
+    static float *at_one_thread[2]; /* per architecture, kept from the 1-thread pass */
     static size_t at_one_thread_n[2];
-    int P_all = batch_logits(&m, orders[0], TMAX, true, got, false);
-    size_t n_all = (size_t)P_all * V;
+    int ai = arch == PSW_ARCH_OLMO2;
+    size_t n_all = (size_t)batch_logits(&m, orders[0], TMAX, true, got, false) * V;
     if (threads == 1) {
-        at_one_thread[arch == PSW_ARCH_OLMO2] = malloc(sizeof(float) * n_all);
-        memcpy(at_one_thread[arch == PSW_ARCH_OLMO2], got, sizeof(float) * n_all);
-        at_one_thread_n[arch == PSW_ARCH_OLMO2] = n_all;
+        at_one_thread[ai] = malloc(sizeof(float) * n_all);
+        memcpy(at_one_thread[ai], got, sizeof(float) * n_all);
+        at_one_thread_n[ai] = n_all;
     } else {
-        float *ref = at_one_thread[arch == PSW_ARCH_OLMO2];
-        CHECK(ref && at_one_thread_n[arch == PSW_ARCH_OLMO2] == n_all &&
-                  memcmp(ref, got, sizeof(float) * n_all) == 0,
+        CHECK(at_one_thread[ai] && at_one_thread_n[ai] == n_all &&
+                  memcmp(at_one_thread[ai], got, sizeof(float) * n_all) == 0,
               "%s: the per-sequence forward gives the same bits at %d threads as at 1", name,
               threads);
-        free(ref);
-        at_one_thread[arch == PSW_ARCH_OLMO2] = NULL;
+        free(at_one_thread[ai]);
+        at_one_thread[ai] = NULL;
     }
     /* batched_forward (training.eval_forward "batched") is the one-GEMM forward, bit for bit. */
     m.batched_forward = true;
