@@ -215,18 +215,24 @@ static void att_backward_at_task(void *ctx, int task, int thread) {
     }
 }
 
+/* Runs a backward's n_tasks tasks on the pool, each thread with its own (T, T) scratch; with no
+ * memory for that scratch, the same tasks in order on this thread (thread 0 uses j->scratch). */
+static void run_backward(att_job *j, int n_tasks, psw_pool_task fn) {
+    j->pool_scratch = psw_pool_scratch((size_t)j->T * j->T);
+    if (j->pool_scratch) {
+        psw_pool_run_blas1(n_tasks, fn, j);
+    } else {
+        for (int t = 0; t < n_tasks; t++) fn(j, t, 0);
+    }
+}
+
 void psw_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                             const float *att, const float *q, const float *k, const float *v,
                             const int32_t *lengths, int B, int T, int NH, int NKV, int HD) {
     att_job j = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att,
                  .q = q, .k = k, .v = v, .lengths = lengths, .T = T, .NH = NH, .NKV = NKV,
                  .HD = HD};
-    j.pool_scratch = psw_pool_scratch((size_t)T * T);
-    if (j.pool_scratch) {
-        psw_pool_run_blas1(B * NKV, att_backward_task, &j);
-    } else { /* no memory for per-thread scratch: the same tasks, in order, on this thread */
-        for (int t = 0; t < B * NKV; t++) att_backward_task(&j, t, 0);
-    }
+    run_backward(&j, B * NKV, att_backward_task);
 }
 
 void psw_attention_backward_at(float *dq, float *dk, float *dv, float *scratch,
@@ -236,12 +242,7 @@ void psw_attention_backward_at(float *dq, float *dk, float *dv, float *scratch,
     att_job j = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .catt = att,
                  .q = q, .k = k, .v = v, .pos = pos, .P = P, .T = T, .NH = NH, .NKV = NKV,
                  .HD = HD};
-    j.pool_scratch = psw_pool_scratch((size_t)T * T);
-    if (j.pool_scratch) {
-        psw_pool_run_blas1(B * NKV, att_backward_at_task, &j);
-    } else { /* no memory for per-thread scratch: the same tasks, in order, on this thread */
-        for (int t = 0; t < B * NKV; t++) att_backward_at_task(&j, t, 0);
-    }
+    run_backward(&j, B * NKV, att_backward_at_task);
 }
 
 /* The plain causal softmax (libm expf, one double sum) for the reference twin. */
